@@ -1,0 +1,33 @@
+"""apply_state_update: state-updates -> entity-state (per tenant) or context (global) tables.
+
+Last write wins by (version, ts); an older update arriving late is ignored, not applied.
+"""
+
+from __future__ import annotations
+
+from learning.enrichment import EntityState, merge_state
+from schemas import InvalidRecord, StateUpdate, decode
+from tables.writes import entity_key
+
+
+def attach(rt) -> None:
+    tables = rt.tables
+
+    @rt.app.agent(rt.topics.state_updates, name="apply_state_update")
+    async def apply_state_update(stream):
+        async for event in stream.events():
+            try:
+                update = decode(StateUpdate, event.message.value, rt.limits)
+            except InvalidRecord as exc:
+                await rt.dead_letter(event.message, exc, stage="state-update")
+                continue
+            if update.scope == "global":
+                table, key = tables.context, update.entity
+            else:
+                table, key = tables.entity_state, entity_key(update.tenant, update.entity)
+            stored = table.get(key)
+            current = EntityState.from_dict(stored) if stored else None
+            merged, applied = merge_state(current, update.values, update.version, update.ts)
+            if applied:
+                table[key] = merged.to_dict()
+            rt.stats.count("state_updates_applied" if applied else "state_updates_stale")

@@ -1,0 +1,86 @@
+"""enrich_event: events -> enriched (+ training for inline labels); opens the rendezvous slot.
+
+External state is injected here, once, so every model of the tenant consumes the same bytes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from learning.enrichment import EntityState, RollingWindow
+from learning.policy import open_request
+from schemas import Enriched, Event, InvalidRecord, Training, decode, encode
+from tables.writes import entity_key, request_key
+
+from .deployments import UnknownTenant
+
+AGGREGATE_BUCKETS = 10
+
+
+class KeyMismatch(ValueError):
+    """The record's tenant is not its Kafka key: its state would land on another partition."""
+
+
+def attach(rt) -> None:
+    app, topics, tables, settings = rt.app, rt.topics, rt.tables, rt.settings
+
+    rolling = RollingWindow(settings.aggregate_window_s, AGGREGATE_BUCKETS)
+
+    def context_snapshot() -> tuple[dict, int]:
+        values, version = {}, -1
+        for name, stored in sorted(tables.context.items()):
+            state = EntityState.from_dict(stored)
+            values.update({f"{name}.{k}": v for k, v in state.values.items()})
+            version = max(version, state.version)
+        return values, version
+
+    @app.agent(topics.events, name="enrich_event")
+    async def enrich_event(stream):
+        async for event in stream.events():
+            message = event.message
+            try:
+                ev = decode(Event, message.value, rt.limits)
+                if message.key != ev.tenant.encode():
+                    raise KeyMismatch(f"key {message.key!r} is not tenant {ev.tenant!r}")
+                deployment = rt.deployments.resolve(ev.tenant)
+                rkey = request_key(ev.tenant, ev.request_id)
+                if rkey in tables.pending:
+                    raise InvalidRecord(f"duplicate request_id {ev.request_id!r}: "
+                                        "its request is still open", "request_id")
+            except (InvalidRecord, KeyMismatch, UnknownTenant) as exc:
+                await rt.dead_letter(message, exc, stage="enrich")
+                continue
+            now = time.time()
+            ekey = entity_key(ev.tenant, ev.entity)
+            stored_state = tables.entity_state.get(ekey)
+            state = EntityState.from_dict(stored_state) if stored_state else None
+            window, aggregates = rolling.step(tables.aggregates.get(ekey), ev.ts, ev.features)
+            tables.aggregates[ekey] = window
+            context, context_version = context_snapshot()
+            enriched = Enriched(
+                tenant=ev.tenant, request_id=ev.request_id, entity=ev.entity, ts=ev.ts,
+                features=ev.features,
+                state=state.values if state else {},
+                state_version=state.version if state else -1,
+                aggregates=aggregates, context=context, context_version=context_version,
+                deployment=deployment.to_dict(), enriched_at=now,
+            )
+            body = encode(enriched)
+            slot = open_request(ev.tenant, ev.request_id, ev.entity, ev.ts, deployment)
+            tables.pending[rkey] = {"slot": slot.to_dict(), "partition": message.partition,
+                                   "label": ev.label}
+            rt.deadlines.push(slot.deadline_at, rkey, message.partition)
+            if ev.label is None:
+                tables.awaiting_label[rkey] = {
+                    "enriched": body.decode(), "partition": message.partition,
+                    "expires_at": now + settings.label_ttl_s, "served": None,
+                }
+            rt.metrics.requests.inc()
+            rt.stats.count("requests", ev.tenant)
+            await topics.enriched.send(key=message.key, value=body)
+            if ev.label is not None:
+                training = Training(tenant=ev.tenant, request_id=ev.request_id, label=ev.label,
+                                    source="inline", enriched=enriched, labelled_at=now)
+                await topics.training.send(key=message.key, value=encode(training))
+                rt.metrics.training.labels("inline").inc()
+                rt.stats.count("training", ev.tenant)

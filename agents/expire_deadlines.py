@@ -1,0 +1,69 @@
+"""expire_deadlines: a timer that answers every request whose deadline passed, by fallback order."""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+from learning.policy import Pending, on_deadline
+
+from .results import close_request
+
+TICK_S = 0.002
+RESCAN_S = 1.0
+
+
+class DeadlineQueue:
+    """Deadlines of the requests this worker opened, earliest first.
+
+    Requests recovered from the changelog after a restart or rebalance are not in it; a
+    periodic scan of the pending table adds them.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str, int]] = []
+        self._queued: set[str] = set()
+
+    def push(self, deadline_at: float, rkey: str, partition: int) -> None:
+        if rkey not in self._queued:
+            self._queued.add(rkey)
+            heapq.heappush(self._heap, (deadline_at, rkey, partition))
+
+    def due(self, now: float) -> list[str]:
+        keys = []
+        while self._heap and self._heap[0][0] <= now:
+            _, rkey, _ = heapq.heappop(self._heap)
+            self._queued.discard(rkey)
+            keys.append(rkey)
+        return keys
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def attach(rt) -> None:
+    app, tables = rt.app, rt.tables
+    rt.deadlines = DeadlineQueue()
+    events_topic = rt.topics.events.get_topic_name()
+    last_scan = [0.0]
+
+    def owned_partitions() -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_topic}
+
+    @app.timer(interval=TICK_S, name="expire_deadlines")
+    async def expire_deadlines():
+        now = time.time()
+        if now - last_scan[0] >= RESCAN_S:
+            last_scan[0] = now
+            owned = owned_partitions()
+            for rkey, entry in list(tables.pending.data.items()):
+                if entry and entry["partition"] in owned:
+                    rt.deadlines.push(entry["slot"]["deadline_at"], rkey, entry["partition"])
+            rt.metrics.pending.set(len(tables.pending.data))
+        for rkey in rt.deadlines.due(now):
+            entry = tables.pending.data.get(rkey)
+            if entry is None:  # the champion answered first
+                continue
+            slot, decision = on_deadline(Pending.from_dict(entry["slot"]), now)
+            if decision is not None:
+                await close_request(rt, rkey, entry, slot, decision, now)

@@ -1,0 +1,12 @@
+"""A model pool app: score and learn for the models deployed to this pool."""
+
+from __future__ import annotations
+
+from . import learn_from_training, score_enriched
+from .pool_state import PoolState
+
+
+def attach(rt) -> None:
+    rt.pool = PoolState(rt)
+    score_enriched.attach(rt)
+    learn_from_training.attach(rt)

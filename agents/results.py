@@ -1,0 +1,36 @@
+"""Closing a request: the one result, its accounting, and the served answer kept for its label."""
+
+from __future__ import annotations
+
+from learning.policy import Decision, Pending
+from schemas import Result, encode
+from tables.writes import delete, put
+
+
+async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Decision,
+                        now: float) -> None:
+    tables = rt.tables
+    partition = entry["partition"]
+    latency_s = max(0.0, now - slot.opened_at)
+    result = Result(tenant=slot.tenant, request_id=slot.request_id, entity=slot.entity,
+                    model=decision.model, version=decision.version, role=decision.role,
+                    reason=decision.reason, output=decision.output,
+                    latency_ms=latency_s * 1000.0, decided_at=now)
+    await rt.topics.results.send(key=slot.tenant.encode(), value=encode(result))
+    delete(tables.pending, partition, rkey)
+    rt.metrics.results.labels(decision.reason).inc()
+    rt.metrics.result_latency.observe(latency_s)
+    rt.stats.count("results", slot.tenant)
+    rt.stats.count(f"results.{decision.reason}", slot.tenant)
+    served = {"model": decision.model, "output": decision.output}
+    if entry.get("label") is not None:
+        rt.stats.served[slot.tenant].record(decision.model, decision.output == entry["label"])
+        return
+    awaiting = tables.awaiting_label.get(rkey)
+    if awaiting is None:
+        return
+    if awaiting.get("label") is not None:  # the delayed label came first
+        rt.stats.served[slot.tenant].record(decision.model, decision.output == awaiting["label"])
+        delete(tables.awaiting_label, partition, rkey)
+    else:
+        put(tables.awaiting_label, partition, rkey, {**awaiting, "served": served})

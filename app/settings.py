@@ -1,0 +1,159 @@
+"""One settings dataclass, read from ``RENDEZVOUS_*`` environment variables.
+
+Each field's metadata holds its documentation; ``Settings.from_env`` names the variable
+in every error, so a typo in a deployment fails at start-up with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+PREFIX = "RENDEZVOUS_"
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+def _doc(text: str, **kw):
+    return field(metadata={"doc": text}, **kw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str = _doc("Kafka bootstrap URL(s), e.g. kafka://127.0.0.1:19092.",
+                       default="kafka://127.0.0.1:19092")
+    env: str = _doc("Environment name (prod, staging, ...): prefixes every topic and the app id, "
+                    "so staging never reads or writes production topics.", default="prod")
+    role: str = _doc("What this worker runs: 'serving' (enrich, rendezvous, decoy, labels, control) "
+                     "or the name of a model pool (score and learn for the models deployed to it).",
+                     default="serving")
+    partitions: int = _doc("Partition count of every tenant-keyed topic (they are co-partitioned).",
+                           default=4)
+    store: str = _doc("Faust table store URL: memory:// (tables rebuilt from changelogs) or rocksdb://.",
+                      default="memory://")
+    web_host: str = _doc("Interface of the worker's web server (metrics, control API).",
+                         default="127.0.0.1")
+    web_port: int = _doc("Port of the worker's web server.", default=6066)
+    deadline_ms: float = _doc("Default rendezvous deadline for tenants without a policy, in ms.",
+                              default=50.0)
+    signing_key: str = _doc("HMAC key that signs model checkpoints; at least 16 characters. "
+                            "Checkpoints not signed with it are never unpickled.",
+                            default="rendezvous-dev-signing-key")
+    api_token: str = _doc("Bearer token required by mutating HTTP endpoints; at least 16 characters.",
+                          default="rendezvous-dev-api-token")
+    max_payload_bytes: int = _doc("Largest accepted record, in bytes; larger ones are dead-lettered.",
+                                  default=65536)
+    max_features: int = _doc("Most features an event may carry.", default=256)
+    max_string_len: int = _doc("Longest identifier or string value (tenant, entity, feature name).",
+                               default=256)
+    task: str = _doc("Learning task of the default deployment: classification or regression.",
+                     default="classification")
+    default_deployment: str = _doc("JSON deployment given to new tenants; empty = the built-in "
+                                   "default for the task (logreg champion, hoeffding challenger, "
+                                   "baseline canary).", default="")
+    deployments_file: str = _doc("Optional JSON file mapping tenant -> deployment, applied before "
+                                 "any control command (deployments kept in git).", default="")
+    unknown_tenants: str = _doc("What happens to events of a tenant with no deployment: 'default' "
+                                "(deploy the default) or 'dead-letter'.", default="default")
+    label_ttl_s: float = _doc("How long enriched features wait for a delayed label, in seconds.",
+                              default=3600.0)
+    aggregate_window_s: float = _doc("Window of the rolling per-entity aggregates, in seconds.",
+                                     default=300.0)
+    data_dir: str = _doc("Directory for the worker's local data (table stores).", default="var/data")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read every field from ``RENDEZVOUS_<FIELD>``; unset variables keep their default."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            var = env_var(f.name)
+            if var not in environ:
+                continue
+            raw = environ[var]
+            try:
+                values[f.name] = float(raw) if f.type == "float" else int(raw) if f.type == "int" else raw
+            except ValueError:
+                raise SettingsError(f"{var}={raw!r}: not a valid {f.type}") from None
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str):
+            raise SettingsError(f"{env_var(name)}={getattr(self, name)!r}: {why}")
+
+        if not self.broker.startswith(("kafka://", "aiokafka://")):
+            bad("broker", "must start with kafka://")
+        if not NAME.match(self.env):
+            bad("env", "must be lowercase letters, digits and dashes, starting with a letter")
+        if not NAME.match(self.role):
+            bad("role", "must be 'serving' or a pool name (lowercase letters, digits, dashes)")
+        if not 1 <= self.partitions <= 1024:
+            bad("partitions", "must be between 1 and 1024")
+        if not self.store.startswith(("memory://", "rocksdb://", "aerospike://")):
+            bad("store", "must be memory:// or rocksdb://")
+        if not 0 <= self.web_port <= 65535:
+            bad("web_port", "must be a TCP port")
+        if not 0 < self.deadline_ms <= 60_000:
+            bad("deadline_ms", "must be in (0, 60000]")
+        for secret in ("signing_key", "api_token"):
+            if len(getattr(self, secret)) < 16:
+                raise SettingsError(f"{env_var(secret)}: must be at least 16 characters")
+        if not 256 <= self.max_payload_bytes <= 16 * 2**20:
+            bad("max_payload_bytes", "must be between 256 and 16 MiB")
+        if not 1 <= self.max_features <= 10_000:
+            bad("max_features", "must be between 1 and 10000")
+        if not 8 <= self.max_string_len <= 10_000:
+            bad("max_string_len", "must be between 8 and 10000")
+        if self.task not in ("classification", "regression"):
+            bad("task", "must be classification or regression")
+        if self.unknown_tenants not in ("default", "dead-letter"):
+            bad("unknown_tenants", "must be 'default' or 'dead-letter'")
+        if not self.label_ttl_s > 0:
+            bad("label_ttl_s", "must be positive")
+        if not self.aggregate_window_s > 0:
+            bad("aggregate_window_s", "must be positive")
+        if self.deployments_file and not Path(self.deployments_file).is_file():
+            bad("deployments_file", "no such file")
+        if self.default_deployment:
+            from learning.deployment import Deployment, DeploymentError
+            import orjson
+
+            try:
+                Deployment.from_dict(orjson.loads(self.default_deployment))
+            except (orjson.JSONDecodeError, DeploymentError, TypeError) as exc:
+                raise SettingsError(f"{env_var('default_deployment')}: {exc}") from None
+
+    @property
+    def is_serving(self) -> bool:
+        return self.role == "serving"
+
+    @property
+    def app_id(self) -> str:
+        """Faust app id, hence consumer group and changelog prefix: one per env and role."""
+        return f"rendezvous-{self.env}-{self.role}"
+
+    def topic(self, name: str) -> str:
+        """The environment's name for a logical topic: ``prod.events``, ``staging.results``."""
+        return f"{self.env}.{name}"
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir) / self.app_id
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def env_var(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+def documented() -> list[tuple[str, str, object]]:
+    """(variable, documentation, default) for every setting: the README and compose use it."""
+    return [(env_var(f.name), f.metadata["doc"], f.default) for f in fields(Settings)]

@@ -1,0 +1,91 @@
+"""Every topic of the flow (DESIGN.md), named per environment and declared with one partition count.
+
+All topics carry raw bytes: ``schemas`` owns the codec, so a record that fails to decode
+is still in hand, byte for byte, for its dead-letter record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from .settings import Settings
+
+# Keyed by tenant and co-partitioned: a tenant's tables, models and pending requests
+# live with the same partition number in every app.
+TENANT_KEYED = (
+    "events", "state-updates", "labels", "control", "enriched", "scores", "results",
+    "training", "decoy-log", "drift", "checkpoints",
+)
+# Keyed by origin; its partitioning carries no state.
+UNKEYED = ("dead-letter",)
+DAY_MS = 24 * 3600 * 1000
+RETENTION_MS = {"decoy-log": 90 * DAY_MS, "training": 90 * DAY_MS, "dead-letter": 30 * DAY_MS}
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: faust.TopicT
+    state_updates: faust.TopicT
+    labels: faust.TopicT
+    control: faust.TopicT
+    enriched: faust.TopicT
+    scores: faust.TopicT
+    results: faust.TopicT
+    training: faust.TopicT
+    decoy_log: faust.TopicT
+    drift: faust.TopicT
+    checkpoints: faust.TopicT
+    dead_letter: faust.TopicT
+
+    def all(self) -> list[faust.TopicT]:
+        return list(self.__dict__.values())
+
+
+def define_topics(app: faust.App, settings: Settings) -> Topics:
+    def topic(name: str) -> faust.TopicT:
+        retention = RETENTION_MS.get(name)
+        return app.topic(
+            settings.topic(name),
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+            partitions=settings.partitions,
+            retention=retention / 1000 if retention else None,
+            # internal: Faust declares (creates) it with our partition count on subscribe.
+            internal=True,
+        )
+
+    return Topics(**{name.replace("-", "_"): topic(name) for name in TENANT_KEYED + UNKEYED})
+
+
+def topic_names(settings: Settings) -> list[str]:
+    return [settings.topic(name) for name in TENANT_KEYED + UNKEYED]
+
+
+async def declare_topics(settings: Settings) -> list[str]:
+    """Create the environment's topics that are missing (idempotent); return those created.
+
+    Workers declare topics too; calling this first lets producers start before any worker.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, settings.partitions, 1,
+                     topic_configs={"retention.ms": str(RETENTION_MS[base])} if base in RETENTION_MS else {})
+            for base in TENANT_KEYED + UNKEYED
+            if (name := settings.topic(base)) not in existing
+        ]
+        if missing:
+            await admin.create_topics(missing)
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    """host:port list for plain aiokafka clients, from the Faust broker URL."""
+    return ",".join(url.split("://", 1)[-1] for url in settings.broker.split(";"))

@@ -1,0 +1,86 @@
+"""Plain aiokafka producers and readers used by the demo, tests and benches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable, Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+import orjson
+
+
+async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]],
+                  linger_ms: int = 5) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms, acks="all")
+    await producer.start()
+    n = 0
+    try:
+        futures = []
+        for key, value in records:
+            futures.append(await producer.send(topic, value=value, key=key))
+            n += 1
+        await producer.flush()
+        for f in futures:
+            await f
+    finally:
+        await producer.stop()
+    return n
+
+
+async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool],
+                     timeout: float = 60.0, decode: Callable = orjson.loads) -> list:
+    """Read a topic from the beginning (no group) until ``until(records)`` or timeout."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    out: list = []
+    try:
+        partitions = await _partitions(consumer, topic, timeout)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        while not until(out) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                out.extend(decode(m.value) if decode else m for m in messages)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def read_all(bootstrap: str, topic: str, quiet_s: float = 2.0,
+                   decode: Callable = orjson.loads, timeout: float = 60.0) -> list:
+    """Everything in the topic now, plus whatever arrives until it has been quiet for quiet_s."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    out: list = []
+    try:
+        partitions = await _partitions(consumer, topic, timeout)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        last = time.monotonic()
+        deadline = last + timeout
+        while time.monotonic() - last < quiet_s and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                if messages:
+                    last = time.monotonic()
+                out.extend(decode(m.value) if decode else m for m in messages)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic {topic} does not exist")
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.2)
