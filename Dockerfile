@@ -1,0 +1,30 @@
+# One image for every role: `faust -A app worker` reads RENDEZVOUS_* settings (app/settings.py),
+# RENDEZVOUS_ROLE picks serving or a model pool. See docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Only the runtime packages: localkafka, harness, tests and bench are development tooling.
+WORKDIR /src
+COPY pyproject.toml ./
+COPY app/ app/
+COPY agents/ agents/
+COPY tables/ tables/
+COPY schemas/ schemas/
+COPY learning/ learning/
+RUN pip install . \
+    && rm -rf /src \
+    && useradd --create-home --uid 10001 rendezvous \
+    && mkdir -p /var/lib/rendezvous \
+    && chown rendezvous /var/lib/rendezvous
+
+# The working directory holds the worker's local data (RENDEZVOUS_DATA_DIR, var/data by default)
+# and no source, so `-A app` imports the installed package.
+WORKDIR /var/lib/rendezvous
+USER rendezvous
+
+EXPOSE 6066
+CMD ["faust", "-A", "app", "worker", "-l", "info"]
