@@ -6,6 +6,7 @@ from learning.deployment import Deployment, DeploymentError
 from schemas import ControlCommand, InvalidRecord, decode
 
 from .deployments import UnknownTenant
+from .keys import KeyMismatch, check_key
 
 
 class UnsupportedCommand(ValueError):
@@ -20,6 +21,7 @@ def attach(rt) -> None:
         async for event in stream.events():
             try:
                 command = decode(ControlCommand, event.message.value, rt.limits)
+                check_key(event.message.key, command.tenant)
                 if command.command != "deploy":
                     raise UnsupportedCommand(f"command {command.command!r} is not supported yet")
                 try:
@@ -30,7 +32,7 @@ def attach(rt) -> None:
                 # Versions only grow, so pools rebuild exactly the models that changed.
                 version = max(proposed.version, current_version + 1)
                 deployment = Deployment.from_dict({**proposed.to_dict(), "version": version})
-            except (InvalidRecord, DeploymentError, UnsupportedCommand) as exc:
+            except (InvalidRecord, KeyMismatch, DeploymentError, UnsupportedCommand) as exc:
                 await rt.dead_letter(event.message, exc, stage="control")
                 continue
             tables.deployments[command.tenant] = deployment.to_dict()

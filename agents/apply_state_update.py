@@ -9,6 +9,12 @@ from learning.enrichment import EntityState, merge_state
 from schemas import InvalidRecord, StateUpdate, decode
 from tables.writes import entity_key
 
+from .keys import KeyMismatch, check_key
+
+
+class TenantScopedGlobal(ValueError):
+    """Global context comes from tenant "*" only: one tenant's data must not reach the others."""
+
 
 def attach(rt) -> None:
     tables = rt.tables
@@ -18,7 +24,11 @@ def attach(rt) -> None:
         async for event in stream.events():
             try:
                 update = decode(StateUpdate, event.message.value, rt.limits)
-            except InvalidRecord as exc:
+                check_key(event.message.key, update.tenant)
+                if update.scope == "global" and update.tenant != "*":
+                    raise TenantScopedGlobal(f"a global update must have tenant '*', "
+                                             f"not {update.tenant!r}")
+            except (InvalidRecord, KeyMismatch, TenantScopedGlobal) as exc:
                 await rt.dead_letter(event.message, exc, stage="state-update")
                 continue
             if update.scope == "global":

@@ -21,7 +21,7 @@ class DeploymentResolver:
                 for tenant, d in orjson.loads(f.read()).items():
                     self._static[tenant] = Deployment.from_dict(d)
         self._default = (Deployment.from_dict(orjson.loads(s.default_deployment))
-                         if s.default_deployment else default_deployment(s.task))
+                         if s.default_deployment else default_deployment(s.task, s.deadline_ms))
         self._allow_default = s.unknown_tenants == "default"
         self._parsed: dict[tuple[str, int], Deployment] = {}
 

@@ -13,12 +13,9 @@ from schemas import Enriched, Event, InvalidRecord, Training, decode, encode
 from tables.writes import entity_key, request_key
 
 from .deployments import UnknownTenant
+from .keys import KeyMismatch, check_key
 
 AGGREGATE_BUCKETS = 10
-
-
-class KeyMismatch(ValueError):
-    """The record's tenant is not its Kafka key: its state would land on another partition."""
 
 
 def attach(rt) -> None:
@@ -40,8 +37,7 @@ def attach(rt) -> None:
             message = event.message
             try:
                 ev = decode(Event, message.value, rt.limits)
-                if message.key != ev.tenant.encode():
-                    raise KeyMismatch(f"key {message.key!r} is not tenant {ev.tenant!r}")
+                check_key(message.key, ev.tenant)
                 deployment = rt.deployments.resolve(ev.tenant)
                 rkey = request_key(ev.tenant, ev.request_id)
                 if rkey in tables.pending:

@@ -9,7 +9,7 @@ from learning.policy import Pending, on_deadline
 
 from .results import close_request
 
-TICK_S = 0.002
+TICK_S = 0.005
 RESCAN_S = 1.0
 
 

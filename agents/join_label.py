@@ -7,6 +7,8 @@ import time
 from schemas import Enriched, InvalidRecord, LabelRecord, Training, decode, encode
 from tables.writes import delete, request_key
 
+from .keys import KeyMismatch, check_key
+
 LABEL_EXPIRY_TICK_S = 1.0
 
 
@@ -23,6 +25,7 @@ def attach(rt) -> None:
         async for event in stream.events():
             try:
                 label = decode(LabelRecord, event.message.value, rt.limits)
+                check_key(event.message.key, label.tenant)
                 rkey = request_key(label.tenant, label.request_id)
                 awaiting = tables.awaiting_label.get(rkey)
                 if awaiting is None or awaiting.get("enriched") is None:
@@ -30,7 +33,7 @@ def attach(rt) -> None:
                         f"no features await request {label.request_id!r} of tenant "
                         f"{label.tenant!r}: unknown, already labelled, or older than the TTL")
                 enriched = decode(Enriched, awaiting["enriched"].encode(), rt.limits)
-            except (InvalidRecord, UnmatchedLabel) as exc:
+            except (InvalidRecord, KeyMismatch, UnmatchedLabel) as exc:
                 await rt.dead_letter(event.message, exc, stage="label-join")
                 continue
             now = time.time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from learning.deployment import DeploymentError
 from schemas import DecoyEntry, Enriched, InvalidRecord, decode, encode
 
 
@@ -14,10 +15,11 @@ def attach(rt) -> None:
             raw = event.message.value
             try:
                 enriched = decode(Enriched, raw, rt.limits)
-            except InvalidRecord as exc:
+                deployment = rt.deployments.parse(enriched.tenant, enriched.deployment)
+            except (InvalidRecord, DeploymentError) as exc:
                 await rt.dead_letter(event.message, exc, stage="decoy")
                 continue
-            versions = {m["name"]: m["version"] for m in enriched.deployment["models"]}
+            versions = {m.name: m.version for m in deployment.models}
             entry = DecoyEntry(tenant=enriched.tenant, request_id=enriched.request_id,
                                enriched=raw.decode(), model_versions=versions,
                                logged_at=time.time())

@@ -12,9 +12,24 @@ __all__ = ["create_app", "Settings", "SettingsError", "app"]
 
 def __getattr__(name: str):
     if name == "app":
-        built = globals()["app"] = create_app(Settings.from_env())
+        settings = Settings.from_env()
+        _declare_topics_or_warn(settings)
+        built = globals()["app"] = create_app(settings)
         from . import commands  # noqa: F401  CLI commands register on the app
 
         commands.attach(built)
         return built
     raise AttributeError(name)
+
+
+def _declare_topics_or_warn(settings: Settings) -> None:
+    """Create missing topics before the worker subscribes (see topics.changelog_names)."""
+    import asyncio
+    import logging
+
+    from .topics import declare_topics
+
+    try:
+        asyncio.run(asyncio.wait_for(declare_topics(settings), timeout=60))
+    except Exception as exc:  # the worker itself will wait for the broker and report
+        logging.getLogger(__name__).warning("could not declare topics: %r", exc)

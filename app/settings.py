@@ -6,6 +6,7 @@ in every error, so a typo in a deployment fails at start-up with a reason.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -71,6 +72,11 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Read every field from ``RENDEZVOUS_<FIELD>``; unset variables keep their default."""
         environ = os.environ if environ is None else environ
+        known = {env_var(f.name) for f in fields(cls)}
+        unknown = sorted(v for v in environ if v.startswith(PREFIX) and v not in known)
+        if unknown:
+            # A misspelt RENDEZVOUS_PARTITION would silently break co-partitioning.
+            raise SettingsError(f"{unknown[0]}: not a setting (known: {', '.join(sorted(known))})")
         values = {}
         for f in fields(cls):
             var = env_var(f.name)
@@ -114,20 +120,37 @@ class Settings:
             bad("task", "must be classification or regression")
         if self.unknown_tenants not in ("default", "dead-letter"):
             bad("unknown_tenants", "must be 'default' or 'dead-letter'")
-        if not self.label_ttl_s > 0:
-            bad("label_ttl_s", "must be positive")
-        if not self.aggregate_window_s > 0:
-            bad("aggregate_window_s", "must be positive")
-        if self.deployments_file and not Path(self.deployments_file).is_file():
-            bad("deployments_file", "no such file")
+        if not (self.label_ttl_s > 0 and math.isfinite(self.label_ttl_s)):
+            bad("label_ttl_s", "must be a positive finite number")
+        if not (self.aggregate_window_s > 0 and math.isfinite(self.aggregate_window_s)):
+            bad("aggregate_window_s", "must be a positive finite number")
+        if self.deployments_file:
+            self._check_deployments("deployments_file")
         if self.default_deployment:
-            from learning.deployment import Deployment, DeploymentError
-            import orjson
+            self._check_deployments("default_deployment")
 
-            try:
-                Deployment.from_dict(orjson.loads(self.default_deployment))
-            except (orjson.JSONDecodeError, DeploymentError, TypeError) as exc:
-                raise SettingsError(f"{env_var('default_deployment')}: {exc}") from None
+    def _check_deployments(self, name: str) -> None:
+        import orjson
+
+        from learning.deployment import Deployment, DeploymentError
+
+        try:
+            if name == "deployments_file":
+                try:
+                    raw = Path(self.deployments_file).read_bytes()
+                except OSError as exc:
+                    raise ValueError(f"cannot read it: {exc.strerror}") from None
+                per_tenant = orjson.loads(raw)
+                if not isinstance(per_tenant, dict):
+                    raise ValueError("must be a JSON object mapping tenant -> deployment")
+                deployments = [Deployment.from_dict(d) for d in per_tenant.values()]
+            else:
+                deployments = [Deployment.from_dict(orjson.loads(self.default_deployment))]
+        except (orjson.JSONDecodeError, DeploymentError, TypeError, ValueError) as exc:
+            raise SettingsError(f"{env_var(name)}: {exc}") from None
+        if name == "default_deployment" and deployments[0].task != self.task:
+            raise SettingsError(f"{env_var(name)}: its task {deployments[0].task!r} is not "
+                                f"{env_var('task')}={self.task!r}")
 
     @property
     def is_serving(self) -> bool:

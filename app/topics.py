@@ -78,12 +78,27 @@ async def declare_topics(settings: Settings) -> list[str]:
                      topic_configs={"retention.ms": str(RETENTION_MS[base])} if base in RETENTION_MS else {})
             for base in TENANT_KEYED + UNKEYED
             if (name := settings.topic(base)) not in existing
+        ] + [
+            NewTopic(name, settings.partitions, 1, topic_configs={"cleanup.policy": "compact"})
+            for name in changelog_names(settings) if name not in existing
         ]
         if missing:
             await admin.create_topics(missing)
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def changelog_names(settings: Settings) -> list[str]:
+    """Changelogs of the serving app's tables, named as Faust names them.
+
+    Declared up front: a worker that subscribes before Faust has created them sees zero
+    partitions and its agents crash with PartitionsMismatch until restarted.
+    """
+    from tables.serving import TABLE_NAMES
+
+    serving = settings.with_(role="serving").app_id
+    return [f"{serving}-{table}-changelog" for table in TABLE_NAMES]
 
 
 def bootstrap_servers(settings: Settings) -> str:

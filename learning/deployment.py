@@ -356,7 +356,7 @@ def ab_arm(tenant: str, entity: str, split: float) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < split
 
 
-def default_deployment(task: str = "classification") -> Deployment:
+def default_deployment(task: str = "classification", deadline_ms: float = 50.0) -> Deployment:
     """A champion, a challenger in the heavy pool and a baseline canary."""
     if task not in TASKS:
         raise DeploymentError(f"task {task!r} is not one of {', '.join(TASKS)}")
@@ -370,5 +370,5 @@ def default_deployment(task: str = "classification") -> Deployment:
             ),
             ModelDeployment("baseline", "baseline", role="canary"),
         ),
-        policy=Policy(deadline_ms=50.0, fallback=(linear, "hoeffding", "baseline")),
+        policy=Policy(deadline_ms=deadline_ms, fallback=(linear, "hoeffding", "baseline")),
     )

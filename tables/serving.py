@@ -9,6 +9,10 @@ import faust
 from app.settings import Settings
 
 
+# Names of the serving app's tables; their changelogs are declared with the topics.
+TABLE_NAMES = ("entity-state", "aggregates", "context", "deployments", "pending", "awaiting-label")
+
+
 @dataclass(frozen=True)
 class ServingTables:
     entity_state: faust.Table

@@ -153,3 +153,69 @@ def test_tenants_with_opposite_concepts_each_learn_their_own(kafka, pipeline):
         tail = [(results[f"{tenant}-{i}"]["output"], truth(p)) for i, p in enumerate(xs)][-200:]
         accuracy = sum(out == y for out, y in tail) / len(tail)
         assert accuracy >= 0.9, (tenant, accuracy)
+
+
+def test_served_predictions_equal_rivers_progressive_validation(kafka, pipeline):
+    """One event at a time (each after the previous label was learned): the pipeline is River."""
+    from river import evaluate, metrics
+
+    from learning.enrichment import model_input
+    from learning.zoo import build
+
+    env, workers = pipeline
+    xs = points(21, 150)
+    for i, p in enumerate(xs):
+        send(kafka, env, "events", [event("solo", f"solo-{i}", f"e{i % 4}", time.time(),
+                                          p, label=p["x"] + 0.3 * p["y"] > 0)])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and workers["fast"].stats()["models"].get(
+                "solo", {}).get("logreg", {}).get("n", 0) < i + 1:
+            time.sleep(0.02)
+    results = {r["request_id"]: r for r in results_for(kafka, env, [f"solo-{i}" for i in range(150)])}
+    enriched = {e["request_id"]: e for e in asyncio.run(read_topic(
+        kafka, f"{env}.enriched",
+        lambda rs: sum(e["tenant"] == "solo" for e in rs) >= 150)) if e["tenant"] == "solo"}
+    stream = [(model_input(e["features"], e["state"], e["aggregates"], e["context"]),
+               xs[i]["x"] + 0.3 * xs[i]["y"] > 0)
+              for i, e in ((i, enriched[f"solo-{i}"]) for i in range(150))]
+    reference = [step["Prediction"] for step in evaluate.iter_progressive_val_score(
+        stream, build("logreg", "classification"), metrics.Accuracy(), yield_predictions=True)]
+    served = [results[f"solo-{i}"]["output"] for i in range(150)]
+    assert [r["reason"] for r in results.values()] == ["champion"] * 150
+    assert served == reference
+
+
+BAD_EVENTS = [
+    (b"bad", b"\xff\xfe not json", "InvalidRecord"),
+    (b"bad", b'{"tenant": "bad", "request_id": "nan", "entity": "e", "ts": 1.0, '
+             b'"features": {"a": 1e400}}', "InvalidRecord"),
+    (b"bad", orjson.dumps({"tenant": "bad", "request_id": "b", "entity": "e", "ts": 1.0,
+                           "features": {"a": True}}), "InvalidRecord"),
+    (b"bad", orjson.dumps({"tenant": "bad", "request_id": "c", "entity": "e", "ts": 1.0,
+                           "features": {"a": 1.0}, "colour": "red"}), "InvalidRecord"),
+    (b"other", orjson.dumps({"tenant": "bad", "request_id": "d", "entity": "e", "ts": 1.0,
+                             "features": {"a": 1.0}}), "KeyMismatch"),
+]
+
+
+def test_bad_events_are_dead_lettered_with_their_origin_and_valid_ones_still_served(kafka, pipeline):
+    env, workers = pipeline
+    good = [event("bad", f"good-{i}", "e", time.time(), {"a": float(i)}) for i in range(3)]
+    send(kafka, env, "events", [good[0], *[(k, v) for k, v, _ in BAD_EVENTS], *good[1:]])
+    results = results_for(kafka, env, [f"good-{i}" for i in range(3)])
+    assert sorted(r["request_id"] for r in results) == ["good-0", "good-1", "good-2"]
+    dead = asyncio.run(read_topic(kafka, f"{env}.dead-letter",
+                                  lambda rs: sum(orjson.loads(m.value)["stage"] == "enrich"
+                                                 for m in rs) >= 5,
+                                  decode=None))
+    enrich_dead = [m for m in dead if orjson.loads(m.value)["stage"] == "enrich"]
+    assert len(enrich_dead) == 5
+    by_value = {orjson.loads(m.value)["value"]: (orjson.loads(m.value), dict(m.headers))
+                for m in enrich_dead}
+    for key, value, error in BAD_EVENTS:
+        record, headers = by_value[value.decode("utf-8", "backslashreplace")]
+        assert record["origin_topic"] == f"{env}.events"
+        assert record["error_class"].rsplit(".", 1)[-1] == error
+        assert headers["__connect.errors.topic"] == f"{env}.events".encode()
+        assert int(headers["__connect.errors.offset"]) == record["offset"] >= 0
+    assert workers["serving"].proc.poll() is None  # still running
