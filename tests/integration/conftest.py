@@ -14,7 +14,8 @@ from harness.workers import FaustWorker
 from localkafka import BrokerConfig, LocalKafka
 
 REPO = Path(__file__).resolve().parents[2]
-LOGS = REPO / "var" / "test-logs"
+KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19192"))
+LOGS = REPO / "var" / f"test-logs-{KAFKA_PORT}"
 _ports = itertools.count(int(os.environ.get("TEST_WEB_PORT_BASE", "16100")))
 _envs = itertools.count(1)
 
@@ -25,8 +26,8 @@ def kafka() -> str:
     if os.environ.get("KAFKA_BOOTSTRAP"):
         yield os.environ["KAFKA_BOOTSTRAP"]
         return
-    port = int(os.environ.get("TEST_KAFKA_PORT", "19192"))
-    broker = LocalKafka(BrokerConfig(port=port, data_dir=REPO / "var" / f"kafka-test-{port}"))
+    broker = LocalKafka(BrokerConfig(port=KAFKA_PORT,
+                                     data_dir=REPO / "var" / f"kafka-test-{KAFKA_PORT}"))
     broker.wipe()
     broker.start()
     try:
@@ -49,7 +50,7 @@ def fresh_env() -> str:
 
 def worker_settings(kafka: str, env: str, role: str, **extra) -> dict:
     return {"broker": f"kafka://{kafka}", "env": env, "role": role, "web_port": next(_ports),
-            "partitions": 4, "data_dir": str(REPO / "var" / "test-data"), **extra}
+            "partitions": 4, "data_dir": str(REPO / "var" / f"test-data-{KAFKA_PORT}"), **extra}
 
 
 @pytest.fixture
