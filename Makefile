@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_OUT ?= bench/results
 export BENCH_OUT
 
-.PHONY: help venv kafka-jars kafka-up kafka-down kafka-status test test-unit test-integration demo clean
+.PHONY: help venv kafka-jars kafka-up kafka-down kafka-status test test-unit test-integration demo bench bench-drift bench-faults clean
 
 help:
 	@echo "make demo    run the demo: local Kafka, serving + two model pools, a multi-tenant stream"
@@ -44,6 +44,15 @@ test-integration: venv kafka-jars
 
 demo: venv kafka-jars
 	$(PY) -m demo
+
+bench: venv kafka-jars
+	$(PY) -m bench.run
+
+bench-drift: venv kafka-jars
+	$(PY) -m bench.drift
+
+bench-faults: venv kafka-jars
+	$(PY) -m bench.faults
 
 clean:
 	rm -rf var $(BENCH_OUT)
