@@ -13,6 +13,7 @@ from schemas import Enriched, Event, InvalidRecord, Training, decode, encode
 from tables.writes import entity_key, request_key
 
 from .deployments import UnknownTenant
+from .join_label import emit_training, label_joined
 from .keys import KeyMismatch, check_key
 
 AGGREGATE_BUCKETS = 10
@@ -66,6 +67,7 @@ def attach(rt) -> None:
             tables.pending[rkey] = {"slot": slot.to_dict(), "partition": message.partition,
                                    "label": ev.label}
             rt.deadlines.push(slot.deadline_at, rkey, message.partition)
+            early = tables.awaiting_label.get(rkey) if ev.label is None else None
             if ev.label is None:
                 tables.awaiting_label[rkey] = {
                     "enriched": body.decode(), "partition": message.partition,
@@ -74,6 +76,10 @@ def attach(rt) -> None:
             rt.metrics.requests.inc()
             rt.stats.count("requests", ev.tenant)
             await topics.enriched.send(key=message.key, value=body)
+            if early is not None and early.get("early") is not None:
+                await emit_training(rt, enriched, early["early"]["label"], now)
+                tables.awaiting_label[rkey] = label_joined(
+                    rt, rkey, tables.awaiting_label[rkey], early["early"]["label"])
             if ev.label is not None:
                 training = Training(tenant=ev.tenant, request_id=ev.request_id, label=ev.label,
                                     source="inline", enriched=enriched, labelled_at=now)

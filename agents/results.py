@@ -16,8 +16,10 @@ async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Dec
                     model=decision.model, version=decision.version, role=decision.role,
                     reason=decision.reason, output=decision.output,
                     latency_ms=latency_s * 1000.0, decided_at=now)
-    await rt.topics.results.send(key=slot.tenant.encode(), value=encode(result))
+    # Close the slot before the first await: a score or the deadline timer running while the
+    # send is in flight must find the request answered, or it would be answered twice.
     delete(tables.pending, partition, rkey)
+    await rt.topics.results.send(key=slot.tenant.encode(), value=encode(result))
     rt.metrics.results.labels(decision.reason).inc()
     rt.metrics.result_latency.observe(latency_s)
     rt.stats.count("results", slot.tenant)

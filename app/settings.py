@@ -64,6 +64,8 @@ class Settings:
                                 "(deploy the default) or 'dead-letter'.", default="default")
     label_ttl_s: float = _doc("How long enriched features wait for a delayed label, in seconds.",
                               default=3600.0)
+    label_wait_s: float = _doc("How long a label that overtook its event waits for it before it "
+                               "is dead-lettered as unmatched, in seconds.", default=60.0)
     aggregate_window_s: float = _doc("Window of the rolling per-entity aggregates, in seconds.",
                                      default=300.0)
     data_dir: str = _doc("Directory for the worker's local data (table stores).", default="var/data")
@@ -122,6 +124,8 @@ class Settings:
             bad("unknown_tenants", "must be 'default' or 'dead-letter'")
         if not (self.label_ttl_s > 0 and math.isfinite(self.label_ttl_s)):
             bad("label_ttl_s", "must be a positive finite number")
+        if not (self.label_wait_s > 0 and math.isfinite(self.label_wait_s)):
+            bad("label_wait_s", "must be a positive finite number")
         if not (self.aggregate_window_s > 0 and math.isfinite(self.aggregate_window_s)):
             bad("aggregate_window_s", "must be a positive finite number")
         if self.deployments_file:

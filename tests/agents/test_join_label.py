@@ -72,33 +72,50 @@ async def test_label_before_the_result_is_scored_when_the_result_comes(make_harn
         await h.aclose()
 
 
-UNMATCHED = [
+EARLY = [
     ("unknown-request", [], "r404"),
     ("other-tenants-request", [("enrich", {"tenant": "globex"})], "r1"),
-    ("already-labelled", [("enrich", {}), ("label", {})], "r1"),
     ("inline-labelled", [("enrich", {"label": True})], "r1"),
 ]
 
 
-@pytest.mark.parametrize("setup, request_id", [u[1:] for u in UNMATCHED],
-                         ids=[u[0] for u in UNMATCHED])
-async def test_label_without_awaiting_features_is_dead_lettered_at_label_join(
-        serving, setup, request_id):
+@pytest.mark.parametrize("setup, request_id", [u[1:] for u in EARLY], ids=[u[0] for u in EARLY])
+async def test_label_without_awaiting_features_waits_for_its_event(serving, setup, request_id):
     for step, kw in setup:
-        if step == "enrich":
-            tenant = kw.get("tenant", TENANT)
-            await serving.put("enrich_event", event_bytes("r1", **kw), key=tenant.encode())
-        else:
-            await serving.put("join_label", label_bytes("r1"))
+        tenant = kw.get("tenant", TENANT)
+        await serving.put("enrich_event", event_bytes("r1", **kw), key=tenant.encode())
     serving.wire.clear()
 
     await serving.put("join_label", label_bytes(request_id, False))
 
+    assert serving.wire.topics() == []
+    entry = serving.rt.tables.awaiting_label[f"{TENANT}\x1f{request_id}"]
+    assert (entry["enriched"], entry["early"]["label"], entry["early"]["topic"]) == (
+        None, False, "prod.labels")
+
+
+async def test_label_that_overtook_its_event_is_joined_when_the_event_is_enriched(serving):
+    await serving.put("join_label", label_bytes("r1", True))
+    await serving.put("enrich_event", event_bytes("r1"))
+
+    assert serving.wire.topics() == ["enriched", "training"]
+    [training] = serving.wire.records("training", Training)
+    assert (training.source, training.label, training.request_id) == ("delayed", True, "r1")
+    assert serving.rt.tables.awaiting_label[RKEY]["label"] is True
+
+
+async def test_second_label_of_a_request_is_dead_lettered_as_duplicate(serving):
+    await enrich(serving)
+    await serving.put("join_label", label_bytes("r1", True))
+    serving.wire.clear()
+
+    await serving.put("join_label", label_bytes("r1", False))
+
     assert serving.wire.topics() == ["dead-letter"]
     [dl] = serving.wire.dead_letters()
     assert (dl.stage, dl.origin_topic) == ("label-join", "prod.labels")
-    assert dl.error_class == "agents.join_label.UnmatchedLabel"
-    assert repr(request_id) in dl.error
+    assert dl.error_class == "agents.join_label.DuplicateLabel"
+    assert "'r1'" in dl.error
 
 
 @pytest.mark.parametrize("raw", [b"{", label_bytes(label=float("nan")).replace(b"null", b"1e400"),

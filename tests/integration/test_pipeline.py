@@ -27,7 +27,8 @@ def pipeline(kafka, log_dir, tmp_path_factory):
     path = tmp_path_factory.mktemp("deploy") / "deployments.json"
     path.write_bytes(orjson.dumps(DEPLOYMENTS))
     asyncio.run(declare_topics(Settings(broker=f"kafka://{kafka}", env=env, partitions=4)))
-    workers = {role: FaustWorker(worker_settings(kafka, env, role, deployments_file=str(path)),
+    workers = {role: FaustWorker(worker_settings(kafka, env, role, deployments_file=str(path),
+                                                 label_wait_s=2),
                                  log_dir) for role in ("serving", "fast", "heavy", "slow")}
     for w in workers.values():
         w.start()
