@@ -29,11 +29,11 @@ def attach(rt) -> None:
                 rt.stats.count("late_scores", score.tenant)
                 continue
             now = time.time()
-            slot = Pending.from_dict(entry["slot"])
+            slot = rt.slots.get(rkey) or Pending.from_dict(entry["slot"])
             view = ScoreView(model=score.model, version=score.version, role=score.role,
                              output=score.output, error=score.error)
             updated, decision = on_score(slot, view, now)
             if decision is not None:
                 await close_request(rt, rkey, entry, updated, decision, now)
-            elif updated != slot:
-                tables.pending[rkey] = {**entry, "slot": updated.to_dict()}
+            else:
+                rt.slots[rkey] = updated

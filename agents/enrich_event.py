@@ -66,12 +66,13 @@ def attach(rt) -> None:
             slot = open_request(ev.tenant, ev.request_id, ev.entity, ev.ts, deployment)
             tables.pending[rkey] = {"slot": slot.to_dict(), "partition": message.partition,
                                    "label": ev.label}
+            rt.slots[rkey] = slot
             rt.deadlines.push(slot.deadline_at, rkey, message.partition)
             early = tables.awaiting_label.get(rkey) if ev.label is None else None
             if ev.label is None:
                 tables.awaiting_label[rkey] = {
                     "enriched": body.decode(), "partition": message.partition,
-                    "expires_at": now + settings.label_ttl_s, "served": None,
+                    "expires_at": now + settings.label_ttl_s,
                 }
             rt.metrics.requests.inc()
             rt.stats.count("requests", ev.tenant)

@@ -64,6 +64,7 @@ def attach(rt) -> None:
             entry = tables.pending.data.get(rkey)
             if entry is None:  # the champion answered first
                 continue
-            slot, decision = on_deadline(Pending.from_dict(entry["slot"]), now)
+            slot = rt.slots.get(rkey) or Pending.from_dict(entry["slot"])
+            slot, decision = on_deadline(slot, now)
             if decision is not None:
                 await close_request(rt, rkey, entry, slot, decision, now)

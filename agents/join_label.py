@@ -36,7 +36,7 @@ async def emit_training(rt, enriched: Enriched, label, now: float) -> None:
 
 def label_joined(rt, rkey: str, awaiting: dict, label) -> dict | None:
     """The awaiting entry after its label is known: None once served accuracy is recorded."""
-    served = awaiting.get("served")
+    served = rt.served_answers.pop(rkey, None)
     if served is not None:
         rt.stats.served[rkey.split("\x1f", 1)[0]].record(served["model"],
                                                           served["output"] == label)
@@ -91,6 +91,7 @@ def attach(rt) -> None:
             if not entry or entry["expires_at"] >= now or entry["partition"] not in owned:
                 continue
             delete(tables.awaiting_label, entry["partition"], rkey)
+            rt.served_answers.pop(rkey, None)
             early = entry.get("early")
             if early is None:
                 rt.metrics.label_expiries.inc()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from learning.policy import Decision, Pending
 from schemas import Result, encode
-from tables.writes import delete, put
+from tables.writes import delete
+
+SERVED_MEMORY = 1_000_000  # answers awaiting their delayed label, for served accuracy
 
 
 async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Decision,
@@ -19,6 +21,7 @@ async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Dec
     # Close the slot before the first await: a score or the deadline timer running while the
     # send is in flight must find the request answered, or it would be answered twice.
     delete(tables.pending, partition, rkey)
+    rt.slots.pop(rkey, None)
     await rt.topics.results.send(key=slot.tenant.encode(), value=encode(result))
     rt.metrics.results.labels(decision.reason).inc()
     rt.metrics.result_latency.observe(latency_s)
@@ -34,5 +37,7 @@ async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Dec
     if awaiting.get("label") is not None:  # the delayed label came first
         rt.stats.served[slot.tenant].record(decision.model, decision.output == awaiting["label"])
         delete(tables.awaiting_label, partition, rkey)
-    else:
-        put(tables.awaiting_label, partition, rkey, {**awaiting, "served": served})
+    elif awaiting.get("enriched") is not None:
+        rt.served_answers[rkey] = served
+        if len(rt.served_answers) > SERVED_MEMORY:
+            rt.served_answers.popitem(last=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,12 @@ class Runtime:
     pool: Any = None  # PoolState on a model pool
     deployments: Any = None  # DeploymentResolver on the serving app
     deadlines: Any = None  # DeadlineQueue on the serving app
+    # Serving: open slots as parsed, with the scores collected so far. The pending table
+    # keeps each slot as opened (for recovery); scores are not written back per score, a
+    # request recovered after a crash waits for new scores or its deadline.
+    slots: dict = field(default_factory=dict)
+    # Serving: rkey -> answer served, until its delayed label comes (served accuracy only).
+    served_answers: "OrderedDict" = field(default_factory=OrderedDict)
 
     async def dead_letter(self, message: faust.types.Message, error: BaseException,
                           stage: str) -> DeadLetter:

@@ -50,8 +50,8 @@ async def test_champion_score_closes_the_request_with_reason_champion(long_deadl
     assert result.latency_ms >= 0
     tables = h.rt.tables
     assert RKEY not in tables.pending
-    # The served answer waits beside the features for the delayed label.
-    assert tables.awaiting_label[RKEY]["served"] == {"model": "logreg", "output": True}
+    # The served answer waits (in memory) for the delayed label.
+    assert h.rt.served_answers[RKEY] == {"model": "logreg", "output": True}
     assert h.rt.stats.counts["results.champion"] == 1
 
 
@@ -90,7 +90,7 @@ async def test_only_the_champion_or_a_fallback_after_its_error_closes_before_the
     results = h.wire.records("results", Result)
     if expected is None:
         assert results == [] and h.wire.log == []
-        slot = h.rt.tables.pending[RKEY]["slot"]
+        slot = h.rt.slots[RKEY].to_dict()  # scores are collected in memory, not per score in the table
         assert [s["model"] for s in slot["scores"]] == [m for m, _, _ in scores]
     else:
         [result] = results
