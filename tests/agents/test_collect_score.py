@@ -106,7 +106,7 @@ async def test_shadow_score_never_closes_even_when_it_is_the_only_answer(long_de
     await send_score(h, "shadowy", output=False)  # a redelivered score changes nothing
 
     assert h.wire.log == []
-    slot = h.rt.tables.pending[RKEY]["slot"]
+    slot = h.rt.slots[RKEY].to_dict()
     assert slot["scores"] == [{"model": "shadowy", "version": 1, "role": "shadow",
                                "output": True, "error": None}]
 
