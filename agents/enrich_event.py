@@ -16,6 +16,10 @@ from .deployments import UnknownTenant
 from .join_label import emit_training, label_joined
 from .keys import KeyMismatch, check_key
 
+
+class ReplayRefused(ValueError):
+    """A replayed event reached a worker that does not accept replays (production)."""
+
 AGGREGATE_BUCKETS = 10
 
 
@@ -39,27 +43,37 @@ def attach(rt) -> None:
             try:
                 ev = decode(Event, message.value, rt.limits)
                 check_key(message.key, ev.tenant)
+                if ev.replay is not None and not settings.accept_replayed:
+                    raise ReplayRefused("replayed events are enriched only where "
+                                        "RENDEZVOUS_ACCEPT_REPLAYED=true (staging)")
                 deployment = rt.deployments.resolve(ev.tenant)
                 rkey = request_key(ev.tenant, ev.request_id)
                 if rkey in tables.pending:
                     raise InvalidRecord(f"duplicate request_id {ev.request_id!r}: "
                                         "its request is still open", "request_id")
-            except (InvalidRecord, KeyMismatch, UnknownTenant) as exc:
+            except (InvalidRecord, KeyMismatch, UnknownTenant, ReplayRefused) as exc:
                 await rt.dead_letter(message, exc, stage="enrich")
                 continue
             now = time.time()
-            ekey = entity_key(ev.tenant, ev.entity)
-            stored_state = tables.entity_state.get(ekey)
-            state = EntityState.from_dict(stored_state) if stored_state else None
-            window, aggregates = rolling.step(tables.aggregates.get(ekey), ev.ts, ev.features)
-            tables.aggregates[ekey] = window
-            context, context_version = context_snapshot()
+            if ev.replay is None:
+                ekey = entity_key(ev.tenant, ev.entity)
+                stored_state = tables.entity_state.get(ekey)
+                state = EntityState.from_dict(stored_state) if stored_state else None
+                window, aggregates = rolling.step(tables.aggregates.get(ekey), ev.ts, ev.features)
+                tables.aggregates[ekey] = window
+                context, context_version = context_snapshot()
+                injected = dict(state=state.values if state else {},
+                                state_version=state.version if state else -1,
+                                aggregates=aggregates, context=context,
+                                context_version=context_version)
+            else:  # a replay: exactly what production's models saw
+                r = ev.replay
+                injected = dict(state=r.state, state_version=r.state_version,
+                                aggregates=r.aggregates, context=r.context,
+                                context_version=r.context_version)
             enriched = Enriched(
                 tenant=ev.tenant, request_id=ev.request_id, entity=ev.entity, ts=ev.ts,
-                features=ev.features,
-                state=state.values if state else {},
-                state_version=state.version if state else -1,
-                aggregates=aggregates, context=context, context_version=context_version,
+                features=ev.features, **injected,
                 deployment=deployment.to_dict(), enriched_at=now,
             )
             body = encode(enriched)

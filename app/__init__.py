@@ -4,6 +4,8 @@
 side effect and reads no environment.
 """
 
+import sys
+
 from .factory import create_app
 from .settings import Settings, SettingsError
 
@@ -13,11 +15,13 @@ __all__ = ["create_app", "Settings", "SettingsError", "app"]
 def __getattr__(name: str):
     if name == "app":
         settings = Settings.from_env()
-        _declare_topics_or_warn(settings)
+        if "worker" in sys.argv[1:]:  # CLI commands and --help must not wait for a broker
+            _declare_topics_or_warn(settings)
         built = globals()["app"] = create_app(settings)
-        from . import commands  # noqa: F401  CLI commands register on the app
+        from . import commands, staging_commands  # CLI commands register on the app
 
         commands.attach(built)
+        staging_commands.attach(built)
         return built
     raise AttributeError(name)
 

@@ -68,7 +68,29 @@ class Settings:
                                "is dead-lettered as unmatched, in seconds.", default=60.0)
     aggregate_window_s: float = _doc("Window of the rolling per-entity aggregates, in seconds.",
                                      default=300.0)
+    accept_replayed: bool = _doc("Enrich replayed events (``replay`` field: production's state, "
+                                 "aggregates and context) with exactly that state; for staging. "
+                                 "Off: such events are dead-lettered.", default=False)
     data_dir: str = _doc("Directory for the worker's local data (table stores).", default="var/data")
+    metrics_tenant_labels: int = _doc("Prometheus tenant label: the N busiest tenants get their own "
+                                      "series, all others are summed as tenant=\"_other\" "
+                                      "(0 = no per-tenant series), so 10,000 tenants stay cheap.",
+                                      default=10)
+    rollback_min_scores: int = _doc("Scores a newly deployed or promoted model gives before its "
+                                    "error-score rate is judged against the model it replaced.",
+                                    default=20)
+    rollback_error_margin: float = _doc("A new model whose error-score rate exceeds the replaced "
+                                        "model's by at least this much is rolled back "
+                                        "automatically; in (0, 1].", default=0.5)
+    checkpoint_every_n: int = _doc("A model of a pool is checkpointed after this many trained "
+                                   "records (and every RENDEZVOUS_CHECKPOINT_EVERY_S, and on "
+                                   "graceful shutdown); recovery replays at most about this many "
+                                   "records per model.", default=1000)
+    checkpoint_every_s: float = _doc("A model with records trained since its last checkpoint is "
+                                     "checkpointed at least this often, in seconds.", default=60.0)
+    checkpoint_keep: int = _doc("Checkpoint versions kept per (tenant, model) in the compacted "
+                                "checkpoints topic: the versions a rollback can restore.",
+                                default=5)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -86,7 +108,7 @@ class Settings:
                 continue
             raw = environ[var]
             try:
-                values[f.name] = float(raw) if f.type == "float" else int(raw) if f.type == "int" else raw
+                values[f.name] = _parse(f.type, raw)
             except ValueError:
                 raise SettingsError(f"{var}={raw!r}: not a valid {f.type}") from None
         return cls(**values)
@@ -128,6 +150,18 @@ class Settings:
             bad("label_wait_s", "must be a positive finite number")
         if not (self.aggregate_window_s > 0 and math.isfinite(self.aggregate_window_s)):
             bad("aggregate_window_s", "must be a positive finite number")
+        if not 0 <= self.metrics_tenant_labels <= 1000:
+            bad("metrics_tenant_labels", "must be between 0 and 1000")
+        if not 1 <= self.rollback_min_scores <= 1_000_000:
+            bad("rollback_min_scores", "must be between 1 and 1000000")
+        if not 0 < self.rollback_error_margin <= 1:
+            bad("rollback_error_margin", "must be in (0, 1]")
+        if not 1 <= self.checkpoint_every_n <= 10_000_000:
+            bad("checkpoint_every_n", "must be between 1 and 10000000")
+        if not (self.checkpoint_every_s > 0 and math.isfinite(self.checkpoint_every_s)):
+            bad("checkpoint_every_s", "must be a positive finite number")
+        if not 1 <= self.checkpoint_keep <= 1000:
+            bad("checkpoint_keep", "must be between 1 and 1000")
         if self.deployments_file:
             self._check_deployments("deployments_file")
         if self.default_deployment:
@@ -175,6 +209,19 @@ class Settings:
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def _parse(kind: str, raw: str):
+    if kind == "float":
+        return float(raw)
+    if kind == "int":
+        return int(raw)
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(raw)
+        return lowered in ("1", "true", "yes")
+    return raw
 
 
 def env_var(name: str) -> str:

@@ -22,6 +22,18 @@ TENANT_KEYED = (
 UNKEYED = ("dead-letter",)
 DAY_MS = 24 * 3600 * 1000
 RETENTION_MS = {"decoy-log": 90 * DAY_MS, "training": 90 * DAY_MS, "dead-letter": 30 * DAY_MS}
+# Compacted instead of deleted by age: the checkpoint store (learning.checkpoint) keeps the
+# last K versions of every model for as long as the model lives, whatever its age. Its
+# records live on the tenant's partition but are keyed per (tenant, model, version, chunk),
+# so that compaction keeps each one, and tombstones drop expired versions.
+COMPACTED = ("checkpoints",)
+
+
+def topic_configs(base: str) -> dict[str, str]:
+    """Broker configs of a topic at creation."""
+    if base in COMPACTED:
+        return {"cleanup.policy": "compact"}
+    return {"retention.ms": str(RETENTION_MS[base])} if base in RETENTION_MS else {}
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ def define_topics(app: faust.App, settings: Settings) -> Topics:
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
             partitions=settings.partitions,
             retention=retention / 1000 if retention else None,
+            compacting=name in COMPACTED or None,
             # internal: Faust declares (creates) it with our partition count on subscribe.
             internal=True,
         )
@@ -74,8 +87,7 @@ async def declare_topics(settings: Settings) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, settings.partitions, 1,
-                     topic_configs={"retention.ms": str(RETENTION_MS[base])} if base in RETENTION_MS else {})
+            NewTopic(name, settings.partitions, 1, topic_configs=topic_configs(base))
             for base in TENANT_KEYED + UNKEYED
             if (name := settings.topic(base)) not in existing
         ] + [

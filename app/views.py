@@ -1,4 +1,6 @@
-"""Read-only web views of every worker: Prometheus metrics and the exact per-tenant ledger."""
+"""Web views of every worker: Prometheus metrics and the exact per-tenant ledger; on the
+serving worker also the control and read API (`app.control_api`) and the model-ops page
+(`app.ops_page`, at ``/ops/``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from .runtime import Runtime
 
 def attach(rt: Runtime) -> None:
     app = rt.app
+    rt.metrics.watch_tenants(rt.stats, rt.settings.metrics_tenant_labels)
 
     @app.page("/metrics")
     async def metrics(web, request):
@@ -18,3 +21,9 @@ def attach(rt: Runtime) -> None:
     @app.page("/stats/")
     async def stats(web, request):
         return web.json(rt.stats.snapshot())
+
+    if rt.settings.is_serving:
+        from . import control_api, ops_page
+
+        control_api.attach(rt)
+        ops_page.attach(rt)

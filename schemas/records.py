@@ -59,6 +59,21 @@ class _Record(faust.Record, abstract=True, include_metadata=False):
 
 
 # topic: events
+class Replayed(_Record):
+    """The external state a request was enriched with in production, carried by a replay.
+
+    A staging worker that accepts replays (RENDEZVOUS_ACCEPT_REPLAYED) enriches with these
+    exact values instead of its own tables, so its models see what production's saw.
+    """
+
+    state: dict[str, float]
+    state_version: int
+    aggregates: dict[str, float]
+    context: dict[str, float]
+    context_version: int
+    original_ts: float
+
+
 class Event(_Record):
     """A scoring request, optionally with its label inline.
 
@@ -71,6 +86,7 @@ class Event(_Record):
     ts: float
     features: dict[str, float]
     label: Optional[Label] = None
+    replay: Optional[Replayed] = None
 
 
 # topic: state-updates
@@ -224,7 +240,10 @@ class CheckpointMeta(_Record):
     """Describes one signed model checkpoint.
 
     ``training_offset`` is the last ``training`` offset the state reflects
-    (-1: none); ``signature`` is lowercase hex.
+    (-1: none); ``signature`` is lowercase hex. ``role`` and ``model_version`` are the
+    model's in the deployment at the time; ``reason`` is why it was written (``every-n``,
+    ``every-s``, ``shutdown``, ``rollback``). A rollback's checkpoint has the restored
+    version as its ``parent_version``.
     """
 
     tenant: str
@@ -236,6 +255,9 @@ class CheckpointMeta(_Record):
     size_bytes: int
     signature: str
     parent_version: Optional[int] = None
+    role: Optional[str] = None
+    model_version: Optional[int] = None
+    reason: Optional[str] = None
 
 
 # topic: dead-letter

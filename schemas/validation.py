@@ -29,6 +29,7 @@ from .records import (
     Enriched,
     Event,
     LabelRecord,
+    Replayed,
     Result,
     Score,
     StateUpdate,
@@ -77,6 +78,15 @@ FIELD_RULES: dict[type[faust.Record], dict[str, c.Check]] = {
         "ts": _TIME,
         "features": c.feature_map,
         "label": c.nullable(c.label),
+        "replay": c.nullable(_nested(Replayed)),
+    },
+    Replayed: {
+        "state": c.feature_map,
+        "state_version": c.integer(-1),
+        "aggregates": c.feature_map,
+        "context": c.feature_map,
+        "context_version": c.integer(-1),
+        "original_ts": _TIME,
     },
     StateUpdate: {
         "tenant": _TENANT,
@@ -174,6 +184,9 @@ FIELD_RULES: dict[type[faust.Record], dict[str, c.Check]] = {
         "size_bytes": c.integer(0),
         "signature": c.hex_digest,
         "parent_version": c.nullable(c.integer(0)),
+        "role": c.nullable(c.one_of(*ROLES)),
+        "model_version": c.nullable(c.integer(1)),
+        "reason": c.nullable(c.identifier),
     },
     DeadLetter: {
         "origin_topic": c.text(MAX_NAME_CHARS),

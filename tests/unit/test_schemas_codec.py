@@ -610,7 +610,7 @@ INVALID_BYTES = {
     "UTF-8 encoded surrogate": (b'{"tenant":"\xed\xa0\x80"}', "payload: not valid UTF-8 (byte 11)"),
     "oversize": (
         orjson.dumps(plain(EVENT, features={f"{'f' * 250}{i}": 1.0 for i in range(256)})),
-        "payload: 66548 bytes exceeds the limit of 65536",
+        "payload: 66562 bytes exceeds the limit of 65536",
     ),
 }
 
