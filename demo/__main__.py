@@ -424,7 +424,7 @@ def stop_workers(workers: list) -> dict:
 @click.command()
 @click.option("--seconds", type=float, envvar="DEMO_SECONDS", default=60.0, show_default=True,
               help="How long to send the stream (DEMO_SECONDS).")
-@click.option("--rate", type=float, envvar="DEMO_RATE", default=200.0, show_default=True,
+@click.option("--rate", type=float, envvar="DEMO_RATE", default=100.0, show_default=True,
               help="Events per second (DEMO_RATE).")
 @click.option("--web-port-base", type=int, envvar="DEMO_WEB_PORT_BASE", default=6066,
               show_default=True, help="Web port of the serving worker; the pools take the next "
@@ -435,7 +435,8 @@ def stop_workers(workers: list) -> dict:
 @click.option("--drain-timeout", type=float, default=30.0, show_default=True,
               help="Longest wait for outstanding results after the stream.")
 @click.option("--report-every", type=float, default=5.0, show_default=True)
-@click.option("--deadline-ms", type=float, envvar="DEMO_DEADLINE_MS", default=None,
+# 250 ms: three workers, the broker and the producer share this 2-core box (see README).
+@click.option("--deadline-ms", type=float, envvar="DEMO_DEADLINE_MS", default=250.0,
               help="Rendezvous deadline of the demo's tenants (RENDEZVOUS_DEADLINE_MS of the "
               "workers; DEMO_DEADLINE_MS); unset: the workers' default.")
 def main(seconds: float, rate: float, web_port_base: int, tenants: int, entities: int,
