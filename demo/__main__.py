@@ -438,9 +438,9 @@ def stop_workers(workers: list) -> dict:
 # 250 ms: three workers, the broker and the producer share this 2-core box (see README).
 @click.option("--deadline-ms", type=float, envvar="DEMO_DEADLINE_MS", default=250.0,
               help="Rendezvous deadline of the demo's tenants (RENDEZVOUS_DEADLINE_MS of the "
-              "workers; DEMO_DEADLINE_MS); unset: the workers' default.")
+              "workers; DEMO_DEADLINE_MS).")
 def main(seconds: float, rate: float, web_port_base: int, tenants: int, entities: int,
-         seed: int, drain_timeout: float, report_every: float, deadline_ms: float | None) -> None:
+         seed: int, drain_timeout: float, report_every: float, deadline_ms: float) -> None:
     """Run the demo: local Kafka, serving + two model pools, a multi-tenant stream."""
     from app.settings import Settings
     from app.topics import declare_topics
@@ -479,8 +479,7 @@ def main(seconds: float, rate: float, web_port_base: int, tenants: int, entities
             settings = {"broker": f"kafka://{bootstrap}", "env": ENV, "role": role,
                         "web_port": web_port_base + i, "partitions": PARTITIONS,
                         "data_dir": str(data_dir)}
-            if deadline_ms is not None:
-                settings["deadline_ms"] = deadline_ms
+            settings["deadline_ms"] = deadline_ms
             worker = FaustWorker(settings, log_dir)
             worker.log_path.unlink(missing_ok=True)  # readiness is read from this log
             workers.append(worker.start())
