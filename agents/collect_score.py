@@ -22,6 +22,9 @@ def attach(rt) -> None:
             except InvalidRecord as exc:
                 await rt.dead_letter(event.message, exc, stage="rendezvous")
                 continue
+            control = getattr(rt, "control", None)
+            if control is not None:  # ops tallies and the probation of new models (issue 6)
+                await control.on_score(score)
             rkey = request_key(score.tenant, score.request_id)
             entry = tables.pending.get(rkey)
             if entry is None:

@@ -1,17 +1,46 @@
-"""What a model pool holds in memory: each tenant's models, and which requests they scored."""
+"""What a model pool holds in memory: each tenant's models, where each model is in the
+tenant's training stream, and which requests they scored; and how that state is checkpointed,
+recovered on a partition assignment, and rolled back.
+
+Model state changes only on ``training`` records (learning, deployment changes, rollbacks),
+in partition order, so it is a function of the training prefix: recovery restores the last
+verified checkpoint of each model and replays the training records after it, learning only,
+and gets the state a run without the crash would have. Scoring reads that state; a
+deployment that reaches scoring before training (a deploy, while labels lag) is scored by a
+preview: the trained slots it keeps, fresh ones for the models it adds or rebuilds, which
+is exactly what training will build when the deployment reaches it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
 
+from learning.checkpoint import CheckpointError, open_sealed
+from learning.deployment import Deployment
 from learning.enrichment import model_input
+from learning.progress import (ModelProgress, StateMismatch, fingerprint, replay_from, restore,
+                               snapshot)
+from learning.slot import LearnError
 from learning.tenant_models import TenantModels
-from schemas import Enriched, Score, encode
+from schemas import CheckpointMeta, Enriched, InvalidRecord, Score, Training, decode, encode
 
 from .deployments import DeploymentResolver
+from .pool_checkpoints import CheckpointStore, pickled, read_partition, seal_pickled
+
+log = logging.getLogger(__name__)
 
 SCORED_MEMORY = 100_000  # per tenant: far more than can be in flight between enrich and learn
+
+
+@dataclass
+class PartitionState:
+    next_offset: int = 0  # the next training offset this worker expects
+    stale: bool = False  # revoked: another worker may have moved it on since
+    tenants: set = field(default_factory=set)
 
 
 class PoolState:
@@ -19,17 +48,88 @@ class PoolState:
         self.rt = rt
         self.pool = rt.settings.role
         self.resolver = DeploymentResolver(rt)
-        self.models: dict[str, TenantModels] = {}
+        self.training_topic = rt.settings.topic("training")
+        self.models: dict[str, TenantModels] = {}  # changed by training records only
+        self.progress: dict[str, dict[str, tuple]] = {}  # tenant -> model -> (slot, progress)
+        self.partition_of: dict[str, int] = {}
+        self.partitions: dict[int, PartitionState] = {}
+        self.store = CheckpointStore(rt)
+        self.recoveries: list[dict] = []
+        self._previews: dict[str, TenantModels] = {}
         self._scored: dict[str, OrderedDict] = {}
+        self._pending: dict[str, dict[str, tuple[dict, dict]]] = {}  # restores during replay
+        self._to_check: set[int] = set()  # assigned, not yet checked against the group offset
+        self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._saved_at: dict[tuple[str, str], float] = {}
+        self._writing: set[tuple[str, str]] = set()
 
-    def models_for(self, enriched: Enriched) -> TenantModels:
+    # --- partitions: assignment, recovery --------------------------------------------------
+
+    def assigned(self, partitions: set[int]) -> None:
+        self._to_check |= partitions
+
+    def revoked(self, partitions: set[int]) -> None:
+        # Kept: if the partition comes back and nobody moved it on, nothing is replayed.
+        for p in partitions:
+            if p in self.partitions:
+                self.partitions[p].stale = True
+
+    async def ready(self, partition: int) -> None:
+        """Recover `partition` if it was just assigned and this worker's state is not current.
+
+        Both agents call it before touching a tenant's models; partitions that were never
+        assigned through a rebalance (agent tests) start empty, with no I/O.
+        """
+        if partition not in self._to_check:
+            self.partitions.setdefault(partition, PartitionState())
+            return
+        async with self._locks[partition]:
+            if partition not in self._to_check:
+                return
+            from .pool_recovery import committed_offset, recover
+
+            committed = await committed_offset(self.rt, self.training_topic, partition)
+            held = self.partitions.get(partition)
+            if held is not None and committed == held.next_offset:
+                held.stale = False  # came back untouched: the models in memory are current
+            else:
+                self._drop_partition(partition)
+                report = await recover(self, partition, committed)
+                self.recoveries.append(report)
+            self._to_check.discard(partition)
+
+    def _drop_partition(self, partition: int) -> None:
+        held = self.partitions.pop(partition, None)
+        for tenant in (held.tenants if held else ()):
+            for d in (self.models, self.progress, self._previews, self._pending, self._scored,
+                      self.partition_of):
+                d.pop(tenant, None)
+            self.rt.stats.models.pop(tenant, None)
+
+    # --- scoring --------------------------------------------------------------------------------
+
+    async def models_for(self, enriched: Enriched, partition: int = 0) -> TenantModels:
+        """The models that score `enriched`: the trained ones, or a preview of a deployment
+        that training has not reached yet."""
+        await self.ready(partition)
         deployment = self.resolver.parse(enriched.tenant, enriched.deployment)
-        models = self.models.get(enriched.tenant)
-        if models is None:
-            models = self.models[enriched.tenant] = TenantModels(deployment, self.pool)
-        else:
-            models.sync(deployment, self.pool)
-        return models
+        self._place(enriched.tenant, partition)
+        trained = self.models.get(enriched.tenant)
+        if trained is not None and deployment.version <= trained.deployment.version:
+            return trained
+        preview = self._previews.get(enriched.tenant)
+        if preview is None or preview.deployment.version != deployment.version:
+            preview = self._previews[enriched.tenant] = TenantModels(deployment, self.pool)
+            for name, slot in (trained.slots.items() if trained else ()):
+                fresh = preview.slots.get(name)
+                if fresh is not None and fingerprint(fresh.task, fresh.deployment) == fingerprint(
+                        slot.task, slot.deployment):
+                    preview.slots[name] = slot
+        return preview
+
+    def _place(self, tenant: str, partition: int) -> None:
+        self.partition_of[tenant] = partition
+        self.partitions.setdefault(partition, PartitionState()).tenants.add(tenant)
 
     def was_scored(self, tenant: str, request_id: str) -> bool:
         return request_id in self._scored.get(tenant, ())
@@ -55,3 +155,255 @@ class PoolState:
             rt.metrics.scores.labels(slot.role, "error" if scored.error else "ok").inc()
             rt.metrics.scoring_latency.labels(slot.role).observe(scored.latency_ms / 1000.0)
             rt.stats.count("scores", enriched.tenant)
+
+    # --- learning --------------------------------------------------------------------------------
+
+    async def learn(self, training: Training, offset: int, partition: int) -> None:
+        """A live training record: score it first if its enriched record was not (a label
+        never reaches a score), learn it, checkpoint the models that are due."""
+        await self.ready(partition)
+        held = self.partitions[partition]
+        if offset > held.next_offset and held.next_offset > 0:
+            # Nothing should be skipped between recovery and the consumer; say so if it was.
+            log.warning("training %d: offsets %d..%d were never seen", partition,
+                        held.next_offset, offset - 1)
+            self.rt.stats.count("training_gaps")
+        models, learners = await self._prepare(training, offset, partition)
+        enriched = training.enriched
+        if learners and not self.was_scored(enriched.tenant, enriched.request_id):
+            await self.score_and_publish(enriched, models)
+        self._learn(training, offset, learners)
+        held.next_offset = max(held.next_offset, offset + 1)
+        if learners:
+            self.rt.metrics.learned.inc(len(learners))
+            self.rt.stats.count("learned", enriched.tenant)
+        self._publish_stats(training.tenant)
+        every_n = self.rt.settings.checkpoint_every_n
+        for name in learners:
+            if self.progress[training.tenant][name][1].unsaved >= every_n:
+                await self.checkpoint(training.tenant, name, reason="every-n")
+
+    async def replay(self, training: Training, offset: int, partition: int) -> None:
+        """A training record already processed before a crash or rebalance: learn only."""
+        _, learners = await self._prepare(training, offset, partition)
+        self._mark_scored(training.tenant, training.request_id)
+        self._learn(training, offset, learners)
+
+    async def _prepare(self, training: Training, offset: int, partition: int):
+        """Bring the tenant's models to this record's deployment, install restores due here;
+        return the models and the names of those that learn this record."""
+        tenant = training.tenant
+        self._place(tenant, partition)
+        deployment = self.resolver.parse(tenant, training.enriched.deployment)
+        models = self.models.get(tenant)
+        if models is None:
+            models = self.models[tenant] = TenantModels(deployment, self.pool)
+        elif deployment.version > models.deployment.version:
+            # Only forwards: a delayed label carries the deployment of its request's time.
+            models.sync(deployment, self.pool)
+        tracks = self._tracks(tenant, models)
+        for name, (meta, state) in list(self._pending.get(tenant, {}).items()):
+            if offset > meta["training_offset"]:
+                self._install(tenant, models, name, meta, state)
+        for name, slot in models.slots.items():
+            m = slot.deployment
+            if m.restore_version is not None and tracks[name][1].restore != [m.restore_version,
+                                                                               m.restore_token]:
+                await self._rollback(tenant, name, partition)
+        learners = [name for name, (_, p) in tracks.items() if offset > p.offset]
+        return models, learners
+
+    def _tracks(self, tenant: str, models: TenantModels) -> dict:
+        tracks = self.progress.setdefault(tenant, {})
+        for name in [n for n in tracks if n not in models.slots]:
+            del tracks[name]
+        for name, slot in models.slots.items():
+            if name not in tracks or tracks[name][0] is not slot:  # new or rebuilt
+                tracks[name] = (slot, ModelProgress())
+                self._saved_at[(tenant, name)] = time.monotonic()
+        return tracks
+
+    def _learn(self, training: Training, offset: int, learners: list[str]) -> None:
+        if not learners:
+            return
+        enriched = training.enriched
+        x = model_input(enriched.features, enriched.state, enriched.aggregates, enriched.context)
+        tracks = self.progress[training.tenant]
+        models = self.models[training.tenant]
+        if len(learners) == len(models.slots):
+            models.learn_all(x, training.label)  # the usual case: every model learns it
+        else:  # after a recovery, the models whose checkpoint is ahead skip it
+            for name in learners:
+                try:
+                    tracks[name][0].learn(x, training.label)
+                except LearnError:
+                    pass  # counted by the slot; the record is still behind this model
+        for name in learners:
+            slot, progress = tracks[name]
+            progress.advance(offset, training.request_id, slot.last_prediction)
+
+    def _publish_stats(self, tenant: str) -> None:
+        models = self.models.get(tenant)
+        if models is None:
+            return
+        tracks = self.progress.get(tenant, {})
+        self.rt.stats.models[tenant] = {
+            name: {**slot.metrics(), "version": slot.version, "role": slot.role,
+                   **(tracks[name][1].public() if name in tracks else {})}
+            for name, slot in models.slots.items()}
+
+    # --- restores -------------------------------------------------------------------------------
+
+    def opener(self, tenant: str, model: str):
+        key = self.rt.settings.signing_key
+
+        def open_(payload: bytes, meta: dict):
+            state = open_sealed(payload, meta["signature"], key=key, tenant=tenant, model=model,
+                                version=meta["version"])
+            if not isinstance(state, dict) or state.get("progress", {}).get(
+                    "offset") != meta["training_offset"]:
+                raise CheckpointError(f"checkpoint {tenant}/{model} v{meta['version']}: "
+                                      "state and metadata disagree")
+            return state
+
+        return open_
+
+    def _install(self, tenant: str, models: TenantModels, name: str, meta: dict,
+                 state: dict) -> bool:
+        """Put a restored state in place of the model's slot, if it is of the same build."""
+        self._pending.get(tenant, {}).pop(name, None)
+        slot = models.slots.get(name)
+        if slot is None:
+            return False
+        try:
+            restored, progress = restore(state, models.deployment.task, slot.deployment)
+        except StateMismatch as e:
+            log.info("not restoring %s/%s v%s: %s", tenant, name, meta["version"], e)
+            return False
+        models.slots[name] = restored
+        self.progress.setdefault(tenant, {})[name] = (restored, progress)
+        self._saved_at[(tenant, name)] = time.monotonic()
+        return True
+
+    def add_pending(self, tenant: str, name: str, meta: dict, state: dict) -> None:
+        self._pending.setdefault(tenant, {})[name] = (meta, state)
+
+    def install_pending(self) -> int:
+        """After a replay: restore what no replayed record reached. A tenant with no replayed
+        record gets the models of the newest deployment its checkpoints were taken under."""
+        installed = 0
+        for tenant, pending in list(self._pending.items()):
+            models = self.models.get(tenant)
+            if models is None:
+                newest = max((s["deployment"] for _, s in pending.values()),
+                             key=lambda d: d["version"])
+                models = self.models[tenant] = TenantModels(Deployment.from_dict(newest),
+                                                            self.pool)
+                self._tracks(tenant, models)
+            for name, (meta, state) in list(pending.items()):
+                installed += self._install(tenant, models, name, meta, state)
+            self._pending.pop(tenant, None)
+            self._publish_stats(tenant)
+        return installed
+
+    async def _rollback(self, tenant: str, name: str, partition: int) -> None:
+        """Restore the checkpoint the deployment names; learning goes on from it."""
+        models = self.models[tenant]
+        slot, current = self.progress[tenant][name]
+        m = slot.deployment
+        marker = [m.restore_version, m.restore_token]
+        index = await self.store.scan(partition)
+        found = None
+        if index.meta(tenant, name, m.restore_version) is not None:
+            payload = index.payload(tenant, name, m.restore_version)
+            meta = index.meta(tenant, name, m.restore_version)
+            try:
+                if payload is None:
+                    raise CheckpointError("incomplete")
+                found = meta, self.opener(tenant, name)(payload, meta)
+            except CheckpointError as e:
+                log.error("rollback of %s/%s to v%s: %s", tenant, name, m.restore_version, e)
+        if found is None or not self._install(tenant, models, name, *found):
+            # Recorded as applied either way: a missing version must not stall learning.
+            log.error("rollback of %s/%s to v%s failed: kept the current state", tenant, name,
+                      m.restore_version)
+            current.restore = marker
+            self.rt.stats.count("rollbacks_failed", tenant)
+            return
+        restored_slot, progress = self.progress[tenant][name]
+        # Its state is version V's; its position is now: it learns from the next record on.
+        progress.offset = current.offset
+        progress.restore = marker
+        self.rt.stats.count("rollbacks", tenant)
+        log.info("rolled back %s/%s to checkpoint v%s", tenant, name, m.restore_version)
+        await self.checkpoint(tenant, name, reason="rollback", parent=m.restore_version)
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def unsaved(self) -> list[tuple[str, str]]:
+        return [(t, n) for t, tracks in self.progress.items() for n, (_, p) in tracks.items()
+                if p.unsaved]
+
+    def due_by_time(self, now: float, every_s: float) -> list[tuple[str, str]]:
+        return [(t, n) for t, n in self.unsaved()
+                if now - self._saved_at.get((t, n), now) >= every_s]
+
+    async def checkpoint(self, tenant: str, name: str, reason: str,
+                         parent: int | None = None) -> CheckpointMeta | None:
+        """Write the model's state as its next checkpoint version; prune; move the watermark."""
+        if (tenant, name) in self._writing or name not in self.progress.get(tenant, {}):
+            return None
+        self._writing.add((tenant, name))
+        try:
+            rt = self.rt
+            slot, progress = self.progress[tenant][name]
+            partition = self.partition_of[tenant]
+            version = max(self.store.index.last_version(tenant, name), progress.version) + 1
+            state = {**snapshot(slot, progress),
+                     "deployment": self.models[tenant].deployment.to_dict()}
+            if parent is None:
+                parent = progress.version or None
+            began = time.perf_counter()
+            data = pickled(state)  # here, on the loop: the model must not change meanwhile
+            offset, unsaved = progress.offset, progress.unsaved
+            sealed = await asyncio.get_running_loop().run_in_executor(
+                None, seal_pickled, data, rt.settings.signing_key, tenant, name, version)
+            metrics = {k: float(v) for k, v in slot.metrics().items() if v is not None}
+            meta = CheckpointMeta(
+                tenant=tenant, model=name, version=version, training_offset=offset,
+                metrics=metrics, created_at=time.time(), size_bytes=sealed.size,
+                signature=sealed.signature, parent_version=parent, role=slot.role,
+                model_version=slot.version, reason=reason)
+            await self.store.write(partition, sealed, meta)
+            if progress.offset == offset:
+                progress.saved(version)
+            else:  # it learnt more while the bytes were being written
+                progress.version = version
+                progress.first_unsaved = offset + 1
+                progress.unsaved -= unsaved
+            self._saved_at[(tenant, name)] = time.monotonic()
+            await self.store.prune(partition, tenant, name, rt.settings.checkpoint_keep)
+            await self.store.write_watermark(partition, self.watermark(partition))
+            rt.stats.count("checkpoints", tenant)
+            rt.stats.count(f"checkpoints.{reason}")
+            rt.stats.counts["checkpoint_bytes"] += sealed.size
+            rt.stats.counts["checkpoint_ms"] += round((time.perf_counter() - began) * 1000)
+            return meta
+        finally:
+            self._writing.discard((tenant, name))
+
+    def watermark(self, partition: int) -> int:
+        """The training offset after which the partition must be replayed on recovery."""
+        held = self.partitions.get(partition, PartitionState())
+        progresses = [p for t in held.tenants for _, p in self.progress.get(t, {}).values()]
+        return replay_from(progresses, held.next_offset - 1)
+
+    async def read_training(self, partition: int, start: int, end: int):
+        from app.topics import bootstrap_servers
+
+        async for m in read_partition(bootstrap_servers(self.rt.settings), self.training_topic,
+                                      partition, start, end):
+            try:
+                yield m.offset, decode(Training, m.value, self.rt.limits)
+            except InvalidRecord:
+                continue  # dead-lettered when it was first consumed; never learnt

@@ -27,6 +27,10 @@ async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Dec
     rt.metrics.result_latency.observe(latency_s)
     rt.stats.count("results", slot.tenant)
     rt.stats.count(f"results.{decision.reason}", slot.tenant)
+    rt.stats.decision(slot.tenant, {  # the ops page's "last decisions" (issue 6)
+        "tenant": slot.tenant, "request_id": slot.request_id, "model": decision.model,
+        "version": decision.version, "role": decision.role, "reason": decision.reason,
+        "output": decision.output, "latency_ms": result.latency_ms, "decided_at": now})
     served = {"model": decision.model, "output": decision.output}
     if entry.get("label") is not None:
         rt.stats.served[slot.tenant].record(decision.model, decision.output == entry["label"])

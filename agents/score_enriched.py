@@ -14,7 +14,8 @@ def attach(rt) -> None:
         async for event in stream.events():
             try:
                 enriched = decode(Enriched, event.message.value, rt.limits)
-                models = pool.models_for(enriched)
+                # Waits for the partition's recovery: never score with a model not yet restored.
+                models = await pool.models_for(enriched, event.message.partition)
             except (InvalidRecord, DeploymentError) as exc:
                 await rt.dead_letter(event.message, exc, stage="score")
                 continue

@@ -15,3 +15,6 @@ def attach(rt) -> None:
     for agent in (expire_deadlines, enrich_event, apply_state_update, collect_score, join_label,
                   log_decoy, apply_control):
         agent.attach(rt)
+    from . import record_drift  # issue 6: drift events for the ops page and metrics
+
+    record_drift.attach(rt)

@@ -28,6 +28,7 @@ __all__ = [
     "Deployment",
     "ab_arm",
     "default_deployment",
+    "with_rollback",
 ]
 
 ROLES = ("champion", "challenger", "shadow", "canary")
@@ -85,6 +86,12 @@ class ModelDeployment:
         The model pool (worker group) that runs the model.
     version
         Bumped when the model is rebuilt from scratch.
+    restore_version
+        A rollback: the checkpoint version the model's pool restores (learning goes on from
+        it). Set with `with_rollback`; None when the model was never rolled back.
+    restore_token
+        Tells rollbacks apart (the deployment version that carried the rollback), so a pool
+        applies each one once although every later deployment still carries it.
 
     """
 
@@ -95,6 +102,8 @@ class ModelDeployment:
     role: str
     pool: str = "fast"
     version: int = 1
+    restore_version: int | None = None
+    restore_token: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -112,6 +121,12 @@ class ModelDeployment:
             raise DeploymentError(f"{where}: pool must be a non-empty string, got {self.pool!r}")
         if not _is_int(self.version) or self.version < 1:
             raise DeploymentError(f"{where}: version must be an int >= 1, got {self.version!r}")
+        for name in ("restore_version", "restore_token"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise DeploymentError(f"{where}: {name} must be null or an int >= 1, got {value!r}")
+        if (self.restore_version is None) != (self.restore_token is None):
+            raise DeploymentError(f"{where}: restore_version and restore_token go together")
 
     def to_dict(self) -> dict:
         return {
@@ -121,6 +136,9 @@ class ModelDeployment:
             "role": self.role,
             "pool": self.pool,
             "version": self.version,
+            # Only when set: deployments that never rolled back keep their exact dicts.
+            **({"restore_version": self.restore_version, "restore_token": self.restore_token}
+               if self.restore_version is not None else {}),
         }
 
 
@@ -372,3 +390,37 @@ def default_deployment(task: str = "classification", deadline_ms: float = 50.0) 
         ),
         policy=Policy(deadline_ms=deadline_ms, fallback=(linear, "hoeffding", "baseline")),
     )
+
+
+def with_rollback(deployment: Deployment, model: str, version: int) -> Deployment:
+    """`deployment` as its next version, in which `model` is rolled back to checkpoint `version`.
+
+    The pools of the model restore that checkpoint at the first ``training`` record that
+    carries this deployment (so replay after a crash restores it at the same record), and
+    learning goes on from it. The deployment version is the rollback's token: rolling back
+    twice to the same checkpoint is two rollbacks.
+
+    Examples
+    --------
+    >>> d = with_rollback(default_deployment(), "hoeffding", 3)
+    >>> m = d.model("hoeffding")
+    >>> d.version, m.restore_version, m.restore_token, m.version
+    (2, 3, 2, 1)
+    >>> Deployment.from_dict(d.to_dict()) == d
+    True
+    >>> with_rollback(d, "nope", 1)
+    Traceback (most recent call last):
+    ...
+    learning.errors.DeploymentError: rollback: no model 'nope' in the deployment
+    """
+    if not _is_int(version) or version < 1:
+        raise DeploymentError(f"rollback: version must be an int >= 1, got {version!r}")
+    if model not in {m.name for m in deployment.models}:
+        raise DeploymentError(f"rollback: no model {model!r} in the deployment")
+    token = deployment.version + 1
+    models = tuple(
+        dataclasses.replace(m, restore_version=version, restore_token=token) if m.name == model
+        else m
+        for m in deployment.models
+    )
+    return dataclasses.replace(deployment, models=models, version=token)

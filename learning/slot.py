@@ -82,6 +82,8 @@ class ModelSlot:
         self.n_learned = 0
         self.n_learn_failures = 0
         self.last_learn_error: str | None = None
+        # The progressive prediction of the last `learn` (checkpoint digests compare them).
+        self.last_prediction = None
 
     # Derived from the deployment, so that a role change (a promotion) keeps the model.
     @property
@@ -133,6 +135,7 @@ class ModelSlot:
             y_pred = self.model.predict_one(x)
         except Exception:
             y_pred = None
+        self.last_prediction = y_pred
 
         err = None
         if y_pred is not None:

@@ -55,7 +55,7 @@ def published(service: dict) -> set[tuple[int, int]]:
 
 
 def test_service_names(services):
-    assert set(services) == {"kafka", "serving", "pool-fast", "pool-heavy", "prometheus"}
+    assert set(services) == {"kafka", "serving", "pool-fast", "pool-heavy", "prometheus", "grafana"}
 
 
 def test_kafka_is_a_single_kraft_node(services):
@@ -133,3 +133,43 @@ def test_dockerfile():
     assert len(cmds) == 1
     cmd = json.loads(cmds[0])
     assert cmd[:4] == ["faust", "-A", "app", "worker"]
+
+
+GRAFANA = ROOT / "ops" / "grafana"
+
+
+def test_grafana_provisions_the_prometheus_datasource_and_the_dashboard(services):
+    grafana = services["grafana"]
+    assert grafana["image"].startswith("grafana/grafana")
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    assert (ROOT / mounts["/etc/grafana/provisioning"]).resolve() == GRAFANA / "provisioning"
+    dashboards_dir = (ROOT / mounts["/var/lib/grafana/dashboards"]).resolve()
+    assert dashboards_dir == GRAFANA / "dashboards"
+    assert "prometheus" in grafana["depends_on"]
+    [source] = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yml")
+                              .read_text())["datasources"]
+    prometheus_port = published(services["prometheus"]).pop()[1]
+    assert source["url"] == f"http://prometheus:{prometheus_port}"
+    [provider] = yaml.safe_load((GRAFANA / "provisioning/dashboards/rendezvous.yml")
+                                .read_text())["providers"]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    dashboard = json.loads((dashboards_dir / "rendezvous.json").read_text())
+    uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    assert uids == {source["uid"]}
+
+
+def test_the_dashboard_shows_what_the_issue_asks_with_metrics_that_exist():
+    from app.metrics import Metrics
+
+    dashboard = json.loads((GRAFANA / "dashboards" / "rendezvous.json").read_text())
+    titles = " ".join(p["title"].lower() for p in dashboard["panels"])
+    for topic in ("throughput", "latency percentiles", "fallback rate", "accuracy per model",
+                  "drift events"):
+        assert topic in titles, topic
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    names = set(re.findall(r"\b(rendezvous_[a-z_]+)", exprs))
+    registry = Metrics().registry
+    known = {m.name + suffix for m in registry.collect()
+             for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    known |= {"rendezvous_served_accuracy_ratio", "rendezvous_model_online_metric"}
+    assert names <= known, names - known

@@ -1,0 +1,169 @@
+"""The checkpoint store of a model pool: the compacted ``checkpoints`` topic (see
+`learning.checkpoint`), and the timer and shutdown hook that write checkpoints.
+
+Checkpoints are written every ``checkpoint_every_n`` records a model learnt (by
+learn_from_training), every ``checkpoint_every_s`` seconds for a model with unsaved learning
+(the timer here), and on graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from app.topics import bootstrap_servers
+from learning.checkpoint import (Sealed, StoreIndex, chunk_key, meta_key, parse_key, sign, split,
+                                 watermark_key)
+from schemas import CheckpointMeta, InvalidRecord, decode, encode, to_plain
+
+log = logging.getLogger(__name__)
+
+
+def seal_pickled(data: bytes, key: str, tenant: str, model: str, version: int) -> Sealed:
+    """Compress and sign already pickled bytes (off the event loop: zlib releases the GIL)."""
+    import zlib
+
+    from learning.checkpoint import MAGIC
+
+    payload = MAGIC + zlib.compress(data, 6)
+    return Sealed(payload, sign(payload, key=key, tenant=tenant, model=model, version=version))
+
+
+async def read_partition(bootstrap: str, topic: str, partition: int, start: int | None,
+                         end: int | None = None):
+    """The records of one partition from `start` (None: the beginning) up to `end` (None: the
+    end offset now), with a plain consumer: no group, nothing committed."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        if end is None:
+            end = (await consumer.end_offsets([tp]))[tp]
+        if start is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, start)
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for message in batch.get(tp, ()):
+                if message.offset >= end:
+                    return
+                yield message
+    finally:
+        await consumer.stop()
+
+
+class CheckpointStore:
+    """Reads and writes one pool's checkpoints; `index` knows what every partition holds."""
+
+    def __init__(self, rt) -> None:
+        self.rt = rt
+        self.topic = rt.topics.checkpoints
+        self.topic_name = rt.settings.topic("checkpoints")
+        self.index = StoreIndex()
+
+    async def scan(self, partition: int) -> StoreIndex:
+        """Everything the store holds for `partition`, chunk bytes included."""
+        index = StoreIndex()
+        async for m in read_partition(bootstrap_servers(self.rt.settings), self.topic_name,
+                                      partition, None):
+            index.add(m.key, self._value(m.key, m.value))
+        return index
+
+    def _value(self, key: bytes, value: bytes | None):
+        if value is None:
+            return None
+        kind = (parse_key(key) or ("?",))[0]
+        try:
+            if kind == "meta":
+                return to_plain(decode(CheckpointMeta, value, self.rt.limits))
+            if kind == "replay-from":
+                return int(orjson.loads(value)["offset"])
+        except (InvalidRecord, KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+            log.warning("checkpoint store: unreadable record %r", key)
+            return None  # as if deleted: such a version is never restored
+        return value
+
+    def merge(self, partition_index: StoreIndex) -> None:
+        """Adopt a scanned partition's index (without its chunk bytes)."""
+        partition_index.drop_bytes()
+        self.index.metas.update(partition_index.metas)
+        self.index.chunks.update(partition_index.chunks)
+        self.index.watermarks.update(partition_index.watermarks)
+
+    async def write(self, partition: int, sealed: Sealed, meta: CheckpointMeta) -> None:
+        """Chunks first, then the meta that makes them a checkpoint."""
+        chunks = split(sealed.payload)
+        sent = [await self.topic.send(key=chunk_key(meta.tenant, meta.model, meta.version, i),
+                                      value=c, partition=partition)
+                for i, c in enumerate(chunks)]
+        await asyncio.gather(*(f for f in sent if asyncio.isfuture(f)))
+        await self.topic.send(key=meta_key(meta.tenant, meta.model, meta.version),
+                              value=encode(meta), partition=partition)
+        self.index.mark_written(meta.tenant, meta.model, meta.version, len(chunks),
+                                to_plain(meta))
+
+    async def prune(self, partition: int, tenant: str, model: str, keep: int) -> list[int]:
+        """Tombstone every version beyond the newest `keep`; returns the versions dropped."""
+        dropped = []
+        for version, indices in self.index.expired(tenant, model, keep):
+            producer = self.rt.app.producer
+            await producer.send(self.topic_name, meta_key(tenant, model, version), None,
+                                partition, None, None)
+            for i in indices:
+                await producer.send(self.topic_name, chunk_key(tenant, model, version, i), None,
+                                    partition, None, None)
+            self.index.forget(tenant, model, version)
+            dropped.append(version)
+        return dropped
+
+    async def write_watermark(self, partition: int, offset: int) -> None:
+        if self.index.watermarks.get(partition) == offset:
+            return
+        await self.topic.send(key=watermark_key(partition),
+                              value=orjson.dumps({"offset": offset}), partition=partition)
+        self.index.watermarks[partition] = offset
+
+
+def pickled(state) -> bytes:
+    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def attach(rt) -> None:
+    """The timer (checkpoint_every_s) and the graceful-shutdown checkpoint."""
+    pool = rt.pool
+    every_s = rt.settings.checkpoint_every_s
+
+    @rt.app.timer(interval=min(every_s, 5.0), name="checkpoint_timer")
+    async def checkpoint_timer():
+        now = time.monotonic()
+        for tenant, name in pool.due_by_time(now, every_s):
+            await pool.checkpoint(tenant, name, reason="every-s")
+
+    @rt.app.on_before_shutdown.connect
+    async def checkpoint_on_shutdown(app, **kwargs):
+        # Agents are idle by now (Faust waited for their streams) and the producer is flushed
+        # after this hook: the last state of every model with unsaved learning is written.
+        written = 0
+        for tenant, name in pool.unsaved():
+            try:
+                await pool.checkpoint(tenant, name, reason="shutdown")
+                written += 1
+            except Exception:  # a failing model must not keep the others from being saved
+                log.exception("shutdown checkpoint of %s/%s failed", tenant, name)
+        log.info("shutdown: wrote %d checkpoints", written)
+
+    @rt.app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        pool.revoked({tp.partition for tp in revoked if tp.topic == pool.training_topic})
+
+    @rt.app.on_partitions_assigned.connect
+    async def on_assigned(app, assigned, **kwargs):
+        pool.assigned({tp.partition for tp in assigned if tp.topic == pool.training_topic})
