@@ -27,7 +27,7 @@ def attach(rt) -> None:
                 await control.on_score(score)
             rkey = request_key(score.tenant, score.request_id)
             entry = tables.pending.get(rkey)
-            if entry is None:
+            if entry is None or "closed_at" in entry:
                 rt.metrics.late_scores.inc()
                 rt.stats.count("late_scores", score.tenant)
                 continue

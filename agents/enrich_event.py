@@ -47,12 +47,14 @@ def attach(rt) -> None:
                     raise ReplayRefused("replayed events are enriched only where "
                                         "RENDEZVOUS_ACCEPT_REPLAYED=true (staging)")
                 deployment = rt.deployments.resolve(ev.tenant)
-                rkey = request_key(ev.tenant, ev.request_id)
-                if rkey in tables.pending:
-                    raise InvalidRecord(f"duplicate request_id {ev.request_id!r}: "
-                                        "its request is still open", "request_id")
             except (InvalidRecord, KeyMismatch, UnknownTenant, ReplayRefused) as exc:
                 await rt.dead_letter(message, exc, stage="enrich")
+                continue
+            rkey = request_key(ev.tenant, ev.request_id)
+            if rkey in tables.pending:
+                # Redelivered after a crash, or a producer retry: the request is being
+                # answered already, and a second slot would answer it twice.
+                rt.stats.count("requests_redelivered", ev.tenant)
                 continue
             now = time.time()
             if ev.replay is None:

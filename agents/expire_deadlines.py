@@ -7,6 +7,8 @@ import time
 
 from learning.policy import Pending, on_deadline
 
+from tables.writes import delete
+
 from .results import close_request
 
 TICK_S = 0.005
@@ -46,6 +48,7 @@ def attach(rt) -> None:
     rt.deadlines = DeadlineQueue()
     events_topic = rt.topics.events.get_topic_name()
     last_scan = [0.0]
+    dedupe_window_s = rt.settings.dedupe_window_s
 
     def owned_partitions() -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_topic}
@@ -56,13 +59,19 @@ def attach(rt) -> None:
         if now - last_scan[0] >= RESCAN_S:
             last_scan[0] = now
             owned = owned_partitions()
+            open_slots = 0
             for rkey, entry in list(tables.pending.data.items()):
-                if entry and entry["partition"] in owned:
+                if not entry or entry["partition"] not in owned:
+                    continue
+                if "closed_at" not in entry:
+                    open_slots += 1
                     rt.deadlines.push(entry["slot"]["deadline_at"], rkey, entry["partition"])
-            rt.metrics.pending.set(len(tables.pending.data))
+                elif now - entry["closed_at"] > dedupe_window_s:
+                    delete(tables.pending, entry["partition"], rkey)
+            rt.metrics.pending.set(open_slots)
         for rkey in rt.deadlines.due(now):
             entry = tables.pending.data.get(rkey)
-            if entry is None:  # the champion answered first
+            if entry is None or "closed_at" in entry:  # the champion answered first
                 continue
             slot = rt.slots.get(rkey) or Pending.from_dict(entry["slot"])
             slot, decision = on_deadline(slot, now)

@@ -17,21 +17,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from app.topics import bootstrap_servers
-from learning.checkpoint import (Sealed, StoreIndex, chunk_key, meta_key, parse_key, sign, split,
+from learning.checkpoint import (Sealed, StoreIndex, chunk_key, meta_key, parse_key, split,
                                  watermark_key)
 from schemas import CheckpointMeta, InvalidRecord, decode, encode, to_plain
 
 log = logging.getLogger(__name__)
-
-
-def seal_pickled(data: bytes, key: str, tenant: str, model: str, version: int) -> Sealed:
-    """Compress and sign already pickled bytes (off the event loop: zlib releases the GIL)."""
-    import zlib
-
-    from learning.checkpoint import MAGIC
-
-    payload = MAGIC + zlib.compress(data, 6)
-    return Sealed(payload, sign(payload, key=key, tenant=tenant, model=model, version=version))
 
 
 async def read_partition(bootstrap: str, topic: str, partition: int, start: int | None,

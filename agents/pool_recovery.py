@@ -60,7 +60,7 @@ async def recover(pool, partition: int, committed: int | None) -> dict:
     # No committed offset: the consumer itself starts from the beginning; nothing to replay.
     end = committed if committed is not None else start
     replayed = 0
-    if False and end > start:
+    if end > start:
         async for offset, training in pool.read_training(partition, start, end):
             await pool.replay(training, offset, partition)
             replayed += 1

@@ -18,8 +18,11 @@ import logging
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
-from learning.checkpoint import CheckpointError, open_sealed
+from aiokafka.errors import KafkaError
+
+from learning.checkpoint import CheckpointError, open_sealed, seal_pickled
 from learning.deployment import Deployment
 from learning.enrichment import model_input
 from learning.progress import (ModelProgress, StateMismatch, fingerprint, replay_from, restore,
@@ -29,7 +32,7 @@ from learning.tenant_models import TenantModels
 from schemas import CheckpointMeta, Enriched, InvalidRecord, Score, Training, decode, encode
 
 from .deployments import DeploymentResolver
-from .pool_checkpoints import CheckpointStore, pickled, read_partition, seal_pickled
+from .pool_checkpoints import CheckpointStore, pickled, read_partition
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +91,29 @@ class PoolState:
                 return
             from .pool_recovery import committed_offset, recover
 
-            committed = await committed_offset(self.rt, self.training_topic, partition)
-            held = self.partitions.get(partition)
-            if held is not None and committed == held.next_offset:
-                held.stale = False  # came back untouched: the models in memory are current
-            else:
-                self._drop_partition(partition)
-                report = await recover(self, partition, committed)
-                self.recoveries.append(report)
+            backoff = 0.5
+            while True:
+                recovering = False
+                try:
+                    committed = await committed_offset(self.rt, self.training_topic, partition)
+                    held = self.partitions.get(partition)
+                    if held is not None and committed == held.next_offset:
+                        held.stale = False  # came back untouched: the models are current
+                    else:
+                        recovering = True
+                        self._drop_partition(partition)
+                        report = await recover(self, partition, committed)
+                        self.recoveries.append(report)
+                    break
+                except (KafkaError, OSError) as exc:
+                    # The broker is down or restarting: wait for it rather than crash the
+                    # agents; a half-done recovery is dropped and redone from the start.
+                    log.warning("recovery of training partition %d waits for Kafka: %r",
+                                partition, exc)
+                    if recovering:
+                        self._drop_partition(partition)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
             self._to_check.discard(partition)
 
     def _drop_partition(self, partition: int) -> None:
@@ -366,8 +384,9 @@ class PoolState:
             began = time.perf_counter()
             data = pickled(state)  # here, on the loop: the model must not change meanwhile
             offset, unsaved = progress.offset, progress.unsaved
-            sealed = await asyncio.get_running_loop().run_in_executor(
-                None, seal_pickled, data, rt.settings.signing_key, tenant, name, version)
+            sealed = await asyncio.get_running_loop().run_in_executor(None, partial(
+                seal_pickled, data, key=rt.settings.signing_key, tenant=tenant, model=name,
+                version=version))
             metrics = {k: float(v) for k, v in slot.metrics().items() if v is not None}
             meta = CheckpointMeta(
                 tenant=tenant, model=name, version=version, training_offset=offset,

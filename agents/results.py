@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from learning.policy import Decision, Pending
 from schemas import Result, encode
-from tables.writes import delete
+from tables.writes import delete, put
 
 SERVED_MEMORY = 1_000_000  # answers awaiting their delayed label, for served accuracy
 
@@ -20,7 +20,7 @@ async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Dec
                     latency_ms=latency_s * 1000.0, decided_at=now)
     # Close the slot before the first await: a score or the deadline timer running while the
     # send is in flight must find the request answered, or it would be answered twice.
-    delete(tables.pending, partition, rkey)
+    put(tables.pending, partition, rkey, {"closed_at": now, "partition": partition})
     rt.slots.pop(rkey, None)
     await rt.topics.results.send(key=slot.tenant.encode(), value=encode(result))
     rt.metrics.results.labels(decision.reason).inc()

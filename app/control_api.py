@@ -135,7 +135,7 @@ class Reads:
         return {
             "counts": dict(stats.counts),
             "tenants": len(stats.tenants),
-            "pending": len(self.rt.tables.pending.data),
+            "pending": sum("closed_at" not in e for e in self.rt.tables.pending.data.values() if e),
             "served": {t: {"n": s.n, "accuracy": s.correct / s.n if s.n else None}
                        for t, s in stats.served.items()},
         }

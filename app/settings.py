@@ -66,6 +66,9 @@ class Settings:
                               default=3600.0)
     label_wait_s: float = _doc("How long a label that overtook its event waits for it before it "
                                "is dead-lettered as unmatched, in seconds.", default=60.0)
+    dedupe_window_s: float = _doc("How long an answered request id is remembered, in seconds, so "
+                                  "that an event redelivered after a crash is not answered twice.",
+                                  default=600.0)
     aggregate_window_s: float = _doc("Window of the rolling per-entity aggregates, in seconds.",
                                      default=300.0)
     accept_replayed: bool = _doc("Enrich replayed events (``replay`` field: production's state, "
@@ -148,6 +151,8 @@ class Settings:
             bad("label_ttl_s", "must be a positive finite number")
         if not (self.label_wait_s > 0 and math.isfinite(self.label_wait_s)):
             bad("label_wait_s", "must be a positive finite number")
+        if not (self.dedupe_window_s > 0 and math.isfinite(self.dedupe_window_s)):
+            bad("dedupe_window_s", "must be a positive finite number")
         if not (self.aggregate_window_s > 0 and math.isfinite(self.aggregate_window_s)):
             bad("aggregate_window_s", "must be a positive finite number")
         if not 0 <= self.metrics_tenant_labels <= 1000:

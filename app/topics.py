@@ -17,6 +17,7 @@ from .settings import Settings
 TENANT_KEYED = (
     "events", "state-updates", "labels", "control", "enriched", "scores", "results",
     "training", "decoy-log", "drift", "checkpoints",
+    "drift-responses",  # issue 4: what a drift response changed and why (JSON, see agents/respond_to_drift)
 )
 # Keyed by origin; its partitioning carries no state.
 UNKEYED = ("dead-letter",)
@@ -49,6 +50,7 @@ class Topics:
     decoy_log: faust.TopicT
     drift: faust.TopicT
     checkpoints: faust.TopicT
+    drift_responses: faust.TopicT
     dead_letter: faust.TopicT
 
     def all(self) -> list[faust.TopicT]:

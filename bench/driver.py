@@ -53,7 +53,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    rank = max(1, math.ceil(q * len(ordered) / 100.0 - 1e-9))  # 99.9% of 1000 is 999, not 1000
     return ordered[min(rank, len(ordered)) - 1]
 
 

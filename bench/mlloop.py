@@ -71,4 +71,5 @@ def main(args: dict) -> dict:
 
 
 if __name__ == "__main__":
-    print(orjson.dumps(main(orjson.loads(sys.argv[1]))).decode())
+    # One process, several runs (one import of River): each run has its own models.
+    print(orjson.dumps([main(a) for a in orjson.loads(sys.argv[1])]).decode())

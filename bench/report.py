@@ -7,6 +7,8 @@ from pathlib import Path
 
 import orjson
 
+from bench.rendezvous import DEADLINE_MS
+
 TARGETS = {  # key: (comparison, target), from the benchmark issue
     "pipeline_vs_ml_ceiling": (">=", 0.5),
     "core_vs_quix": (">=", 1.0),
@@ -124,8 +126,9 @@ def markdown(figs: dict, bench, meta: dict) -> str:
     if bench.latency:
         lines += ["", "## Latency of the full pipeline at fixed offered rates", "",
                   "Request -> result: the result's `latency_ms` (decided_at - the producer's ts); "
-                  "end to end: read by the client - the producer's ts. Deadline 10 s, so every "
-                  "answer is the champion's unless a reason says otherwise.", "",
+                  "end to end: read by the client - the producer's ts. The bench's deadline is "
+                  f"{DEADLINE_MS / 1000:.0f} s, so an answer is the champion's unless its reason "
+                  "says otherwise.", "",
                   "| offered | ev/s | achieved ev/s | n | p50 ms | p99 ms | p99.9 ms | e2e p50 | e2e p99 | e2e p99.9 | reasons |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in bench.latency:

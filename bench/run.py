@@ -10,6 +10,8 @@ Writes ``bench.json``, ``bench.md``, ``bench.png`` and ``profile.txt`` to ``$BEN
 - ``BENCH_SCALE_EVENTS``: timed events per scale run;
 - ``BENCH_LATENCY_S``: seconds per offered rate of the latency runs;
 - ``BENCH_PHASES``: comma-separated subset of ml,aiokafka,pipeline,core,quix,bytewax,scale;
+- ``BENCH_ENV_PREFIX``: Rendezvous environment (topic prefix) of the runs, default ``bench``;
+- ``BENCH_WEB_PORT_BASE``: first web port of the faust workers (default 19650);
 - ``BENCH_BOOTSTRAP``: use this running broker instead of starting one
   (else a broker on ``BENCH_KAFKA_PORT``, default 19592, data in var/kafka-bench-<port>, wiped
   before and after).
@@ -68,6 +70,7 @@ class Config:
     phases: set[str]
     web_port_base: int
     stall_s: float
+    env_prefix: str
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +105,7 @@ class Config:
             phases=phases,
             web_port_base=int(env.get("BENCH_WEB_PORT_BASE", "19650")),
             stall_s=num("BENCH_STALL_S", 120, 45),
+            env_prefix=env.get("BENCH_ENV_PREFIX", "bench"),
         )
 
 
@@ -123,10 +127,33 @@ class Bench:
         self.profile_summary: dict = {}
         self.hops: dict = {}
         self.steps: list[tuple[str, float]] = []
+        self._stopping: list = []
+        self._sets: list = []  # every worker set started, stopped at the end whatever happened
         self.errors: dict[str, str] = {}
         self.bootstrap = ""
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def stop_later(self, ws) -> None:
+        """Stop a worker set in the background (Faust takes seconds to shut down); every timed
+        run first waits for such stops, so they never overlap a measurement."""
+        import threading
+
+        def stop():
+            began = time.monotonic()
+            try:
+                ws.stop()
+            except Exception as exc:
+                self.errors[f"stop {ws.env}"] = f"{type(exc).__name__}: {exc}"
+            self.step(f"stop workers {ws.env} (background)", began)
+
+        t = threading.Thread(target=stop, daemon=True)
+        t.start()
+        self._stopping.append(t)
+
+    def join_stops(self) -> None:
+        while self._stopping:
+            self._stopping.pop().join()
 
     def step(self, what: str, began: float) -> None:
         self.steps.append((what, round(time.monotonic() - began, 2)))
@@ -170,6 +197,7 @@ class Bench:
         """Timed run: CPU of ``pids`` from before the first event to when all work is done."""
         from bench.procs import cpu_seconds, peak_rss_bytes
 
+        self.join_stops()
         cpu0 = cpu_seconds(pids)
         run = self._drive(f"{env}.events", f"{env}.results", events, name)
         t_done = after() if after else run.t_last_result
@@ -193,12 +221,14 @@ class Bench:
         from bench.rendezvous import one_model_deployment
 
         cfg = self.cfg
-        for name, deployment in (("ml_ceiling", None), ("ml_ceiling_core", one_model_deployment())):
-            args = {"tenants": cfg.tenants, "entities": cfg.entities, "warmup": cfg.warmup,
-                    "events": cfg.events, "deployment": deployment}
-            out = subprocess.run([sys.executable, "-m", "bench.mlloop", orjson.dumps(args).decode()],
-                                 cwd=REPO, check=True, capture_output=True, text=True)
-            r = orjson.loads(out.stdout.strip().splitlines()[-1])
+        runs = {"ml_ceiling": None, "ml_ceiling_core": one_model_deployment()}
+        args = [{"tenants": cfg.tenants, "entities": cfg.entities, "warmup": cfg.warmup,
+                 "events": cfg.events, "deployment": d} for d in runs.values()]
+        began = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "bench.mlloop", orjson.dumps(args).decode()],
+                             cwd=REPO, check=True, capture_output=True, text=True)
+        self.step("ML-only loops (subprocess)", began)
+        for name, r in zip(runs, orjson.loads(out.stdout.strip().splitlines()[-1])):
             self.systems[name] = {
                 "eps": r["eps"], "events": r["events"], "received": r["events"],
                 "seconds": r["seconds"], "cpu_s_per_1k": 1000.0 * r["cpu_s"] / r["events"],
@@ -210,7 +240,7 @@ class Bench:
         from bench.procs import Child
         from bench.workload import Workload
 
-        env = "bench-pass"
+        env = f"{self.cfg.env_prefix}-pass"
         self._topics(env)
         wl = Workload(self.cfg.tenants, self.cfg.entities)
         child = Child(["-m", "bench.passthrough", self.bootstrap, f"{env}.events",
@@ -226,6 +256,7 @@ class Bench:
         from bench.rendezvous import WorkerSet
 
         ws = WorkerSet(self.bootstrap, env, pools, self.logs, self.ports, deployment=deployment)
+        self._sets.append(ws)
         began = time.monotonic()
         try:
             ws.start()
@@ -240,15 +271,16 @@ class Bench:
         from bench.workload import Workload
 
         cfg = self.cfg
-        env = "bench"
+        env = cfg.env_prefix
         wl = Workload(cfg.tenants, cfg.entities)
+        from bench.rendezvous import Progress
+
         ws = self._rendezvous_set(env, ["fast", "heavy"], None)
-        expected = [0, 0]
+        progress = Progress(ws, models_per_event=3)
 
         def settle(n: int):
-            expected[0] += n
-            expected[1] += n
-            return lambda: ws.wait_learned(list(expected))
+            progress.add(n)
+            return progress.wait
 
         try:
             self._state(env, wl)
@@ -257,8 +289,8 @@ class Bench:
             row = self._measure("pipeline", env, ws.pids(), wl.events(cfg.events, "max"),
                                 after=settle(cfg.events),
                                 note="serving + fast + heavy faust workers; default deployment "
-                                     "(logreg, hoeffding, baseline); done = all results and "
-                                     "all pools learned")
+                                     "(logreg, hoeffding, baseline); done = every result read, "
+                                     "every label learned, every score consumed by serving")
             max_eps = row["eps"]
             for frac in cfg.latency_fracs:
                 rate = max(1.0, frac * max_eps)
@@ -289,7 +321,7 @@ class Bench:
             self.step("hop breakdown (read enriched, scores, results)", began)
             self._profile(env, ws, wl, settle)
         finally:
-            ws.stop()
+            self.stop_later(ws)
 
     def _profile(self, env: str, ws, wl, settle) -> None:
         from bench.profile import Recorder, summarise
@@ -320,22 +352,23 @@ class Bench:
         from bench.workload import Workload
 
         cfg = self.cfg
-        env = "bench-core"
+        env = f"{cfg.env_prefix}-core"
         wl = Workload(cfg.tenants, cfg.entities)
+        from bench.rendezvous import Progress
+
         ws = self._rendezvous_set(env, ["fast"], one_model_deployment())
-        expected = [0]
+        progress = Progress(ws, models_per_event=1)
         try:
             self._state(env, wl)
             self._warm(env, wl, cfg.warmup, "core")
-            expected[0] += cfg.warmup
-            ws.wait_learned(expected)
-            expected[0] += cfg.events
-
+            progress.add(cfg.warmup)
+            progress.wait()
+            progress.add(cfg.events)
             self._measure("rendezvous_core", env, ws.pids(), wl.events(cfg.events, "max"),
-                          after=lambda: ws.wait_learned(expected),
+                          after=progress.wait,
                           note="serving + fast faust workers, one logreg champion per tenant")
         finally:
-            ws.stop()
+            self.stop_later(ws)
 
     def _peer(self, name: str, env: str, args: list[str], note: str) -> None:
         from bench.procs import Child
@@ -357,17 +390,17 @@ class Bench:
     def phase_quix(self) -> None:
         import quixstreams
 
-        state = REPO / "var" / f"bench-quix-state-{self.cfg.kafka_port}"
+        state = REPO / "var" / f"{self.cfg.env_prefix}-quix-state-{self.cfg.kafka_port}"
         shutil.rmtree(state, ignore_errors=True)
-        self._peer("quix", "bench-quix",
-                   ["-m", "bench.peers.quix_job", self.bootstrap, "bench-quix", str(state)],
+        env = f"{self.cfg.env_prefix}-quix"
+        self._peer("quix", env, ["-m", "bench.peers.quix_job", self.bootstrap, env, str(state)],
                    f"Quix Streams {quixstreams.__version__}: one process, RocksDB state")
 
     def phase_bytewax(self) -> None:
         from importlib.metadata import version
 
-        self._peer("bytewax", "bench-bytewax",
-                   ["-m", "bench.peers.bytewax_job", self.bootstrap, "bench-bytewax"],
+        env = f"{self.cfg.env_prefix}-bytewax"
+        self._peer("bytewax", env, ["-m", "bench.peers.bytewax_job", self.bootstrap, env],
                    f"Bytewax {version('bytewax')}: one process, one worker")
 
     def phase_scale(self) -> None:
@@ -375,22 +408,25 @@ class Bench:
         re-uses one set, so its later sizes also hold the earlier sizes' tenants)."""
         from bench.rendezvous import three_models_one_pool
 
+        from bench.rendezvous import Progress
+
         cfg = self.cfg
         ws = None
-        expected = [0]
         try:
             for i, tenants in enumerate(cfg.scale_sizes):
                 if ws is None or not cfg.quick:
                     if ws is not None:
-                        ws.stop()
-                    ws, expected[0] = None, 0
-                    ws = self._rendezvous_set(f"bench-s{tenants}", ["fast"], three_models_one_pool())
-                self._scale_size(ws, ws.env, tenants, f"s{i}x", expected)
+                        self.stop_later(ws)
+                    ws = None
+                    ws = self._rendezvous_set(f"{cfg.env_prefix}-s{tenants}", ["fast"],
+                                              three_models_one_pool())
+                    progress = Progress(ws, models_per_event=3)
+                self._scale_size(ws, ws.env, tenants, f"s{i}x", progress)
         finally:
             if ws is not None:
-                ws.stop()
+                self.stop_later(ws)
 
-    def _scale_size(self, ws, env: str, tenants: int, prefix: str, expected: list[int]) -> None:
+    def _scale_size(self, ws, env: str, tenants: int, prefix: str, progress) -> None:
         from bench.procs import peak_rss_bytes
         from bench.workload import Workload
 
@@ -399,11 +435,11 @@ class Bench:
         self._state(env, wl)
         warm = max(tenants, 10)
         self._warm(env, wl, warm, f"{tenants} tenants")
-        expected[0] += warm
-        ws.wait_learned(expected, timeout=900)
-        expected[0] += cfg.scale_events
+        progress.add(warm)
+        progress.wait(timeout=900)
+        progress.add(cfg.scale_events)
         row = self._measure(f"scale_{tenants}", env, ws.pids(), wl.events(cfg.scale_events, "max"),
-                            after=lambda: ws.wait_learned(expected, timeout=900),
+                            after=lambda: progress.wait(timeout=900),
                             note=f"{tenants} tenants x 3 models in one pool worker")
         pool_pid = ws.workers["fast"].proc.pid
         serving_pid = ws.workers["serving"].proc.pid
@@ -446,6 +482,9 @@ class Bench:
                     bar.write(f"bench: {phase} done in {time.monotonic() - began:.0f}s")
                     bar.update(1)
             finally:
+                self.join_stops()
+                for ws in self._sets:
+                    ws.stop()  # a no-op for sets already stopped
                 if broker is not None:
                     broker.wipe()
         from bench import report

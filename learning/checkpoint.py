@@ -45,6 +45,7 @@ __all__ = [
     "BadSignature",
     "Sealed",
     "seal",
+    "seal_pickled",
     "sign",
     "open_sealed",
     "split",
@@ -102,10 +103,21 @@ def sign(payload: bytes, *, key: str | bytes, tenant: str, model: str, version: 
     return mac.hexdigest()
 
 
-def seal(state: object, *, key: str | bytes, tenant: str, model: str, version: int,
-         level: int = 6) -> Sealed:
+def seal(state: object, *, key: str | bytes, tenant: str, model: str, version: int) -> Sealed:
     """Pickle, compress and sign `state` as checkpoint `version` of (`tenant`, `model`)."""
-    payload = MAGIC + zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), level)
+    return seal_pickled(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), key=key,
+                        tenant=tenant, model=model, version=version)
+
+
+def seal_pickled(data: bytes, *, key: str | bytes, tenant: str, model: str,
+                 version: int) -> Sealed:
+    """Compress and sign already pickled bytes: pools pickle on their event loop (the model
+    must not change meanwhile) and do this, which releases the GIL, in a thread.
+
+    zlib level 1: model pickles are mostly floats; higher levels took 3x the time for <1%
+    (an ARF of 10k examples: 10.6 MB -> 8.7 MB).
+    """
+    payload = MAGIC + zlib.compress(data, 1)
     return Sealed(payload, sign(payload, key=key, tenant=tenant, model=model, version=version))
 
 

@@ -69,6 +69,11 @@ class DriftConfig:
     retain
         Labelled examples kept for `DriftMonitor.post_drift_examples` (0: none): what a model
         reset after a drift is retrained from.
+    min_change
+        Smallest change of a signal's mean (in its [0, 1] units) that is reported: ADWIN's
+        variance-based bound is tight for a rare 0/1 event, and a canary that disagrees with
+        the champion 0.1% of the time, then 0.2%, is a significant change of no consequence
+        (``bench.drift`` measured 9 such alarms in 1.53M stationary events without it).
 
     """
 
@@ -77,6 +82,7 @@ class DriftConfig:
     warmup: int = 1000
     clock: int = 32
     retain: int = 0
+    min_change: float = 0.01
 
     def __post_init__(self):
         if not 0 < self.delta < 1:
@@ -84,6 +90,8 @@ class DriftConfig:
         for name in ("feature_budget", "clock"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not 0 <= self.min_change < 1:
+            raise ValueError(f"min_change must be in [0, 1), got {self.min_change!r}")
         for name in ("warmup", "retain"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
@@ -137,6 +145,8 @@ class Watch:
         See ``winsorise``.
     increases_only
         Report only cuts whose recent mean is higher (a change is still cut either way).
+    min_change
+        Report only cuts whose means differ by at least this much.
 
     Examples
     --------
@@ -151,8 +161,9 @@ class Watch:
     """
 
     def __init__(self, delta: float, clock: int = 32, skip: int = 0, winsorise: bool = False,
-                 reference: int = 1000, increases_only: bool = False):
+                 reference: int = 1000, increases_only: bool = False, min_change: float = 0.0):
         self.adwin = drift.ADWIN(delta=delta, clock=clock)
+        self.min_change = min_change
         self.skip = skip
         self.winsorise = winsorise
         self.reference = max(1, reference)
@@ -202,6 +213,8 @@ class Watch:
         mean_after = a.total / n_after
         mean_before = (total + value - a.total) / n_before
         if self.increases_only and mean_after <= mean_before:
+            return None
+        if abs(mean_after - mean_before) < self.min_change:
             return None
         return n_before, n_after, mean_before, mean_after
 
@@ -279,17 +292,18 @@ class DriftMonitor:
     def _error_watch(self) -> Watch:
         c = self.config
         return Watch(c.delta, c.clock, skip=c.warmup, winsorise=self.task == "regression",
-                     reference=c.warmup, increases_only=True)
+                     reference=c.warmup, increases_only=True, min_change=c.min_change)
 
     def _divergence_watch(self) -> Watch:
         c = self.config
         # Both models learn from the start; their disagreement settles after the warm-up.
         return Watch(c.delta, c.clock, skip=c.warmup, winsorise=self.task == "regression",
-                     reference=c.warmup)
+                     reference=c.warmup, min_change=c.min_change)
 
     def _feature_watch(self) -> Watch:
         c = self.config
-        return Watch(c.feature_delta, c.clock, winsorise=True, reference=max(1, c.warmup))
+        return Watch(c.feature_delta, c.clock, winsorise=True, reference=max(1, c.warmup),
+                     min_change=c.min_change)
 
     def forget(self, model: str) -> None:
         """Drop a model's detectors (it was rebuilt or retired): a new version starts afresh."""

@@ -73,7 +73,7 @@ class ResponsePolicy:
     Examples
     --------
     >>> ResponsePolicy.from_dict({"action": "promote", "restart": ["fresh"]})
-    ResponsePolicy(action='promote', margin=0.02, window=500, restart=('fresh',), cooldown=2000)
+    ResponsePolicy(action='promote', margin=0.02, window=500, restart=('fresh',), cooldown=500)
     >>> ResponsePolicy.from_dict({"action": "retrain"})
     Traceback (most recent call last):
     ...
@@ -85,7 +85,7 @@ class ResponsePolicy:
     margin: float = 0.02
     window: int = 500
     restart: tuple[str, ...] = ()
-    cooldown: int = 2000
+    cooldown: int = 500
 
     def __post_init__(self):
         if isinstance(self.restart, list):

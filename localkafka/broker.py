@@ -206,6 +206,17 @@ class LocalKafka:
         self.pid_file.unlink(missing_ok=True)
         return True
 
+    def signal(self, sig: int) -> None:
+        """Send a signal to our broker (fault drills: SIGSTOP, SIGCONT, SIGKILL)."""
+        pid = self.pid()
+        if pid is None:
+            raise RuntimeError("the broker is not running")
+        os.kill(pid, sig)
+        if sig == signal.SIGKILL:
+            while _alive(pid):
+                time.sleep(0.05)
+            self.pid_file.unlink(missing_ok=True)
+
     def wipe(self) -> None:
         """Stop and delete the data directory (a fresh, empty cluster next start)."""
         self.stop()

@@ -24,7 +24,9 @@ class ServingTables:
     deployments: faust.Table
     """tenant -> deployment dict (models, roles, pools, policy), set by control commands."""
     pending: faust.Table
-    """(tenant, request_id) -> open rendezvous slot (learning.policy.Pending dict + partition)."""
+    """(tenant, request_id) -> open rendezvous slot (learning.policy.Pending dict + partition),
+    then, once answered, a ``closed_at`` marker kept for RENDEZVOUS_DEDUPE_WINDOW_S so that an
+    event redelivered after a crash is recognised and not answered twice."""
     awaiting_label: faust.Table
     """(tenant, request_id) -> enriched text, inline label and served answer, until labelled or TTL."""
 

@@ -13,6 +13,11 @@ from typing import Any
 import faust
 
 
+def put(table: faust.Table, partition: int, key: Any, value: Any) -> None:
+    table.data[key] = value
+    table.send_changelog(partition, key, value)
+
+
 def delete(table: faust.Table, partition: int, key: Any) -> None:
     if table.data.pop(key, None) is not None:
         table.send_changelog(partition, key, None, value_serializer="raw")

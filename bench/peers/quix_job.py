@@ -7,6 +7,7 @@ model in process memory; results to ``<env>.results``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from quixstreams import Application
@@ -16,7 +17,7 @@ from bench.peers.core import is_state_update, new_model, newer, score_and_learn
 
 def build_app(bootstrap: str, env: str, state_dir: str):
     app = Application(broker_address=bootstrap, consumer_group=f"{env}-quix",
-                      auto_offset_reset="earliest", state_dir=state_dir, loglevel="WARNING")
+                      auto_offset_reset="earliest", state_dir=state_dir, loglevel=os.environ.get("BENCH_QUIX_LOGLEVEL", "WARNING"))
     events = app.topic(f"{env}.events", key_deserializer="str", value_deserializer="json")
     updates = app.topic(f"{env}.state-updates", key_deserializer="str", value_deserializer="json")
     results = app.topic(f"{env}.results", key_serializer="str", value_serializer="json")

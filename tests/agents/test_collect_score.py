@@ -49,7 +49,7 @@ async def test_champion_score_closes_the_request_with_reason_champion(long_deadl
         "champion", "logreg", 1, "champion", True)
     assert result.latency_ms >= 0
     tables = h.rt.tables
-    assert RKEY not in tables.pending
+    assert set(tables.pending[RKEY]) == {"closed_at", "partition"}  # answered, remembered
     # The served answer waits (in memory) for the delayed label.
     assert h.rt.served_answers[RKEY] == {"model": "logreg", "output": True}
     assert h.rt.stats.counts["results.champion"] == 1
@@ -95,7 +95,7 @@ async def test_only_the_champion_or_a_fallback_after_its_error_closes_before_the
     else:
         [result] = results
         assert (result.reason, result.model, result.output) == expected
-        assert RKEY not in h.rt.tables.pending
+        assert "closed_at" in h.rt.tables.pending[RKEY]
     assert h.rt.stats.counts["late_scores"] == 0
 
 
@@ -119,7 +119,7 @@ async def test_a_score_after_the_deadline_closes_with_the_best_available(serving
     [result] = serving.wire.records("results", Result)
     assert (result.reason, result.model, result.output) == ("fallback-deadline", "baseline",
                                                             False)
-    assert RKEY not in serving.rt.tables.pending
+    assert "closed_at" in serving.rt.tables.pending[RKEY]
 
 
 @pytest.mark.parametrize("model", ["logreg", "hoeffding", "baseline", "shadowy"])
@@ -153,3 +153,14 @@ async def test_invalid_score_is_dead_lettered_at_rendezvous(long_deadline):
     [dl] = h.wire.dead_letters()
     assert (dl.stage, dl.origin_topic) == ("rendezvous", "prod.scores")
     assert RKEY in h.rt.tables.pending  # still open
+
+
+async def test_an_answered_request_redelivered_after_a_crash_is_not_answered_again(serving):
+    await open_request(serving)
+    await send_score(serving, "logreg", output=True)
+    serving.wire.clear()
+
+    await serving.put("enrich_event", event_bytes("r1"))
+
+    assert serving.wire.topics() == []
+    assert serving.rt.stats.counts["requests_redelivered"] == 1

@@ -152,14 +152,12 @@ async def test_invalid_event_is_dead_lettered_at_enrich_and_never_enriched(
     assert serving.rt.stats.counts["requests"] == 0
 
 
-async def test_duplicate_request_id_while_open_is_dead_lettered(serving):
+async def test_request_id_redelivered_while_open_is_skipped_not_answered_twice(serving):
     await serving.put("enrich_event", event_bytes("r1", features={"a": 1.0}))
     await serving.put("enrich_event", event_bytes("r1", features={"a": 2.0}))
 
-    assert serving.wire.topics() == ["enriched", "dead-letter"]
-    [dl] = serving.wire.dead_letters()
-    assert (dl.stage, dl.error_class) == ("enrich", "schemas.errors.InvalidRecord")
-    assert "duplicate request_id 'r1'" in dl.error
+    assert serving.wire.topics() == ["enriched"]
+    assert serving.rt.stats.counts["requests_redelivered"] == 1
     # The open request keeps the first event's slot.
     [enriched] = serving.wire.records("enriched", Enriched)
     assert enriched.features == {"a": 1.0}

@@ -1,0 +1,69 @@
+"""Short fault drills (the long ones: make bench-faults): bad input, kill -9, broker outages.
+
+Each drill runs its own broker (it pauses and kills it) and only kills processes it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import orjson
+import pytest
+
+from harness.faults import Cluster, Load, broker_pause, broker_restart, crash_loop, verify
+from harness.fuzz import corpus
+from harness.kafka_io import produce, read_all
+
+from .conftest import KAFKA_PORT, REPO, fresh_env
+
+FAULT_PORT = KAFKA_PORT + 7
+
+
+@pytest.fixture
+def cluster(request):
+    roles = getattr(request, "param", ("serving", "fast"))
+    c = Cluster(REPO / "var" / f"faults-{FAULT_PORT}", FAULT_PORT, fresh_env(), roles=roles,
+                web_port_base=int(os.environ.get("TEST_WEB_PORT_BASE", "16100")) + 60,
+                settings={"deadline_ms": 5000})
+    c.start()
+    yield c
+    c.stop()
+
+
+def test_fuzzed_input_is_dead_lettered_exactly_and_every_valid_request_answered(cluster):
+    records = corpus(3000, seed=5)
+    asyncio.run(produce(cluster.bootstrap, f"{cluster.env}.events",
+                        [(r.key, r.value) for r in records]))
+    valid = [r.request_id for r in records if not r.bad]
+    outcome = verify(cluster.bootstrap, cluster.env, valid)
+    dead = asyncio.run(read_all(cluster.bootstrap, f"{cluster.env}.dead-letter", quiet_s=2.0))
+    assert (outcome["lost"], outcome["duplicates"]) == (0, 0)
+    assert len(dead) == sum(r.bad for r in records)
+    assert {d["origin_topic"] for d in dead} == {f"{cluster.env}.events"}
+    assert cluster.crashes() == 0
+    # The pool learned exactly the valid requests: nothing invalid reached a model.
+    stats = cluster.workers["fast"].stats()
+    assert stats["counts"]["learned"] == len(valid)
+
+
+def test_kill_9_of_serving_and_pool_loses_no_request(cluster):
+    load = Load(cluster.bootstrap, cluster.env, rate=40, tenants=6).start()
+    crash_loop(cluster, ["serving", "fast"], rounds=2, interval=6)
+    sent = load.stop()
+    outcome = verify(cluster.bootstrap, cluster.env, sent, timeout=180)
+    assert outcome["lost"] == 0
+    assert cluster.crashes() == 0
+    print(f"\nkill -9 drill: {outcome}")
+
+
+def test_broker_pause_and_restart_resume_without_restarting_workers(cluster):
+    load = Load(cluster.bootstrap, cluster.env, rate=30, tenants=4).start()
+    paused = broker_pause(cluster, seconds=8, tag="probe-pause")
+    restarted = broker_restart(cluster, tag="probe-restart")
+    sent = load.stop()
+    outcome = verify(cluster.bootstrap, cluster.env, sent, timeout=180)
+    assert outcome["lost"] == 0
+    assert all(w.proc.poll() is None for w in cluster.workers.values())
+    assert cluster.crashes() == 0
+    print(f"\nbroker drill: pause resume {paused:.1f}s, restart resume {restarted:.1f}s, {outcome}")

@@ -1,0 +1,164 @@
+"""Drift responses: each one deterministic, idempotent, and acting only on the champion's error."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from learning.deployment import default_deployment
+from learning.control import apply_command
+from learning.drift import Detection
+from learning.drift_response import (Evaluation, Ledger, ResponsePolicy, apply_response,
+                                     conclude, handle, respond)
+
+DRIFT = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
+
+
+def with_fresh():
+    d = default_deployment()
+    return apply_command(d, "deploy", {"model": {"name": "fresh", "spec": "logreg",
+                                                 "role": "challenger"}})
+
+
+@pytest.mark.parametrize("action", ["alert", "reset", "rollback", "promote"])
+def test_each_response_is_deterministic(action):
+    d = default_deployment()
+    a = respond(d, DRIFT, ResponsePolicy(action))
+    b = respond(d, DRIFT, ResponsePolicy(action))
+    assert a == b
+    assert a[1].key == "acme|logreg|error|5000|detected"
+
+
+def test_alert_changes_nothing():
+    d = default_deployment()
+    new, r = respond(d, DRIFT, ResponsePolicy("alert"))
+    assert new is d and r.action == "alert" and not r.changed
+
+
+def test_reset_rebuilds_the_champion_under_a_new_version_and_applies_once():
+    d = default_deployment()
+    new, r = respond(d, DRIFT, ResponsePolicy("reset"))
+    assert (r.action, r.deployment_version_before, r.deployment_version_after) == ("reset", 1, 2)
+    assert new.champion == dataclasses.replace(d.champion, version=2)
+    assert [m.name for m in new.models] == [m.name for m in d.models]
+    once = apply_response(d, r, new)
+    assert once is new
+    assert apply_response(once, r, new) is once  # applied twice: nothing more changes
+    # A response decided against an older deployment never applies to a newer one.
+    later = apply_command(d, "set-policy", {"deadline_ms": 10.0})
+    assert apply_response(later, r, new) is later
+
+
+def test_rollback_is_a_decision_record_for_the_checkpoint_store():
+    d = default_deployment()
+    new, r = respond(d, DRIFT, ResponsePolicy("rollback"))
+    assert new is d and r.action == "rollback"
+    assert r.changes == {"rollback": {"model": "logreg", "version": 1,
+                                      "before_training_offset": 5000,
+                                      "post_change_examples": 100}}
+
+
+@pytest.mark.parametrize("detection", [
+    Detection("acme", "baseline", "feature:amount", 5000, 900, 100, 0.5, 0.9),
+    Detection("acme", "baseline", "divergence", 5000, 900, 100, 0.1, 0.4),
+    Detection("acme", "hoeffding", "error", 5000, 900, 100, 0.1, 0.4),
+    Detection("acme", "logreg", "error", 5000, 900, 100, 0.4, 0.1),  # got better
+])
+def test_only_the_champion_error_going_up_acts(detection):
+    d = default_deployment()
+    new, r = respond(d, detection, ResponsePolicy("reset"))
+    assert new is d and r.action == "alert"
+
+
+def test_promote_opens_an_evaluation_and_restarts_fresh_challengers():
+    d = with_fresh()
+    policy = ResponsePolicy("promote", window=3, margin=0.1, restart=("fresh",))
+    new, r = respond(d, DRIFT, policy)
+    assert r.action == "evaluate" and r.changes["restarted"] == ["fresh"]
+    assert new.model("fresh").version == d.model("fresh").version + 1
+    assert r.changes["evaluate"] == {"champion": "logreg", "challengers": ["hoeffding", "fresh"],
+                                     "window": 3}
+
+    e = Evaluation(r.key, "classification", "logreg", ("hoeffding", "fresh"), window=3)
+    for label, champ, tree, fresh in [(1, 0, 0, 1), (0, 0, 1, 0), (1, 0, 1, 1)]:
+        e.record({"logreg": champ, "hoeffding": tree, "fresh": fresh}, label)
+    assert e.done
+    promoted, c = conclude(new, r, e, policy)
+    assert (c.action, c.stage, c.changes) == ("promote", "evaluated",
+                                              {"promoted": "fresh", "demoted": "logreg"})
+    assert promoted.champion.name == "fresh" and promoted.model("logreg").role == "challenger"
+    assert c.key == "acme|logreg|error|5000|evaluated"
+    # The same conclusion against the promoted deployment applies nothing.
+    assert apply_response(promoted, c, promoted) is promoted
+
+
+def test_promote_keeps_the_champion_without_a_margin():
+    d = default_deployment()
+    policy = ResponsePolicy("promote", window=2, margin=0.6)
+    new, r = respond(d, DRIFT, policy)
+    e = Evaluation(r.key, "classification", "logreg", ("hoeffding",), window=2)
+    e.record({"logreg": 0, "hoeffding": 1}, 1)
+    e.record({"logreg": 1, "hoeffding": 1}, 1)
+    kept, c = conclude(new, r, e, policy)
+    assert kept is new and c.action == "keep" and "by 0.6" in c.reason
+
+
+def test_evaluation_joins_outputs_and_labels_in_any_order():
+    e = Evaluation("k", "classification", "a", ("b",), window=2)
+    e.on_output("r1", "a", True)
+    e.on_label("r1", True)
+    e.on_label("r2", False)  # the label of r2 first (an inline label's training record)
+    assert e.n == 0
+    e.on_output("r1", "b", False)
+    e.on_output("r2", "b", False)
+    e.on_output("r2", "a", False)
+    e.on_output("r3", "a", True)  # after the window: ignored
+    assert e.done and e.scores() == {"a": 1.0, "b": 0.5}
+
+
+def test_regression_evaluation_uses_mae():
+    e = Evaluation("k", "regression", "a", ("b",), window=2)
+    e.record({"a": 1.0, "b": 2.0}, 2.0)
+    e.record({"a": 1.0, "b": 2.5}, 2.0)
+    assert e.scores() == {"a": 1.0, "b": 0.25}
+
+
+def test_handle_is_idempotent_under_replay_and_cools_down():
+    d, ledger = default_deployment(), Ledger({})
+    policy = ResponsePolicy("reset", cooldown=1000)
+    new, r = handle(d, DRIFT, policy, ledger)
+    assert r.action == "reset"
+    assert handle(new, DRIFT, policy, ledger) is None  # the same detection, replayed
+    soon = dataclasses.replace(DRIFT, training_offset=5500)
+    same, r2 = handle(new, soon, policy, ledger)
+    assert same is new and r2.action == "alert" and r2.reason.startswith("cooldown")
+    later = dataclasses.replace(DRIFT, training_offset=7000)
+    newer, r3 = handle(new, later, policy, ledger)
+    assert r3.action == "reset" and newer.champion.version == 3
+
+
+def test_ledger_is_bounded_per_tenant():
+    store = {}
+    ledger = Ledger(store)
+    for t in range(Ledger.MAX_KEYS + 10):
+        ledger.note(dataclasses.replace(DRIFT, training_offset=t), acted=False)
+    assert len(store["acme"]["keys"]) == Ledger.MAX_KEYS
+
+
+def test_a_restart_of_a_champion_is_skipped():
+    d = default_deployment()
+    d = apply_command(d, "deploy", {"model": {"name": "x", "spec": "logreg",
+                                              "role": "challenger"}})
+    new, r = respond(d, DRIFT, ResponsePolicy("reset", restart=("logreg", "x", "gone")))
+    assert r.changes["restarted"] == ["x"]
+    assert new.champion.version == 2 and new.model("x").version == 2
+
+
+def test_policy_validation():
+    with pytest.raises(ValueError, match="unknown field"):
+        ResponsePolicy.from_dict({"action": "reset", "colour": 1})
+    with pytest.raises(ValueError, match="window"):
+        ResponsePolicy("promote", window=0)
+    assert ResponsePolicy.from_dict(ResponsePolicy("reset", restart=("a",)).to_dict()) == \
+        ResponsePolicy("reset", restart=("a",))
