@@ -29,6 +29,8 @@ def create_app(settings: Settings) -> faust.App:
         # timer only scans what this worker owns, and recovery reads the changelog.
         table_standby_replicas=0,
         producer_linger=0.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         autodiscover=False,
     )
     rt = Runtime(

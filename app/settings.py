@@ -41,6 +41,8 @@ class Settings:
     web_host: str = _doc("Interface of the worker's web server (metrics, control API).",
                          default="127.0.0.1")
     web_port: int = _doc("Port of the worker's web server.", default=6066)
+    session_timeout_s: float = _doc("Kafka consumer-group session timeout, in seconds: how soon a "
+                                    "crashed worker's tenants move to the others.", default=10.0)
     deadline_ms: float = _doc("Default rendezvous deadline for tenants without a policy, in ms.",
                               default=50.0)
     signing_key: str = _doc("HMAC key that signs model checkpoints; at least 16 characters. "
@@ -132,6 +134,8 @@ class Settings:
             bad("store", "must be memory:// or rocksdb://")
         if not 0 <= self.web_port <= 65535:
             bad("web_port", "must be a TCP port")
+        if not 3 <= self.session_timeout_s <= 300:
+            bad("session_timeout_s", "must be between 3 and 300 seconds")
         if not 0 < self.deadline_ms <= 60_000:
             bad("deadline_ms", "must be in (0, 60000]")
         for secret in ("signing_key", "api_token"):

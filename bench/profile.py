@@ -21,6 +21,7 @@ AREAS = {
     "river": "river", "faust": "faust", "mode": "mode", "aiokafka": "aiokafka", "kafka": "aiokafka",
     "orjson": "orjson", "prometheus_client": "prometheus", "numpy": "numpy", "aiohttp": "aiohttp",
     "asyncio": "asyncio", "selectors.py": "asyncio", "croniter": "faust", "venusian": "faust",
+    "concurrent": "executor threads", "threading.py": "executor threads", "pickle.py": "pickle",
 }
 
 def py_spy() -> str | None:

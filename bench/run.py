@@ -119,11 +119,12 @@ class Bench:
         self.tqdm = tqdm
         self.ports = port_counter(cfg.web_port_base)
         self.logs = cfg.out / "logs"
+        shutil.rmtree(self.logs, ignore_errors=True)  # this run's worker logs only
         self.logs.mkdir(parents=True, exist_ok=True)
         self.systems: dict[str, dict] = {}
         self.latency: list[dict] = []
         self.scale: list[dict] = []
-        self.profile_text = ""
+        self.profile_text = ""  # profile.txt: one section per profiled process
         self.profile_summary: dict = {}
         self.hops: dict = {}
         self.steps: list[tuple[str, float]] = []
@@ -324,7 +325,7 @@ class Bench:
             self.stop_later(ws)
 
     def _profile(self, env: str, ws, wl, settle) -> None:
-        from bench.profile import Recorder, summarise
+        from bench.profile import Recorder
 
         n = self.cfg.profile_events
         recorders = {role: Recorder(w.proc.pid, self.cfg.out / f"profile-{role}.raw")
@@ -337,15 +338,21 @@ class Bench:
         finally:
             for r in recorders.values():
                 r.stop()
-        texts = []
         for role, r in recorders.items():
-            if not r.out.exists():
-                texts.append(f"== {role}: no profile ({r.out.with_suffix('.log').read_text()[-500:]})")
-                continue
-            text, summary = summarise(r.out)
-            self.profile_summary[role] = summary
-            texts.append(f"== {role} worker (py-spy, {n} events at max rate)\n{text}")
-        self.profile_text = "\n\n".join(texts)
+            self._add_profile(role, r.out, f"{role} worker of the full pipeline, {n} events at "
+                                           "max rate")
+
+    def _add_profile(self, name: str, raw: Path, what: str) -> None:
+        from bench.profile import summarise
+
+        if not raw.exists():
+            log = raw.with_suffix(".log")
+            why = log.read_text()[-500:] if log.exists() else "py-spy wrote nothing"
+            self.profile_text += f"== {name}: no profile ({why})\n\n"
+            return
+        text, summary = summarise(raw)
+        self.profile_summary[name] = summary
+        self.profile_text += f"== {name}: {what} (py-spy)\n{text}\n\n"
 
     def phase_core(self) -> None:
         from bench.rendezvous import one_model_deployment
@@ -438,9 +445,23 @@ class Bench:
         progress.add(warm)
         progress.wait(timeout=900)
         progress.add(cfg.scale_events)
-        row = self._measure(f"scale_{tenants}", env, ws.pids(), wl.events(cfg.scale_events, "max"),
-                            after=lambda: progress.wait(timeout=900),
-                            note=f"{tenants} tenants x 3 models in one pool worker")
+        recorder = None
+        if tenants == max(cfg.scale_sizes) and tenants > 1:  # where the per-tenant costs show
+            from bench.profile import Recorder
+
+            recorder = Recorder(ws.workers["fast"].proc.pid,
+                                cfg.out / f"profile-scale-{tenants}-pool.raw")
+        try:
+            row = self._measure(f"scale_{tenants}", env, ws.pids(),
+                                wl.events(cfg.scale_events, "max"),
+                                after=lambda: progress.wait(timeout=900),
+                                note=f"{tenants} tenants x 3 models in one pool worker")
+        finally:
+            if recorder is not None:
+                recorder.stop()
+                self._add_profile(f"scale-{tenants}-pool", recorder.out,
+                                  f"pool worker holding {tenants} tenants x 3 models, "
+                                  f"{cfg.scale_events} events at max rate")
         pool_pid = ws.workers["fast"].proc.pid
         serving_pid = ws.workers["serving"].proc.pid
         self.scale.append({"tenants": tenants, "eps": row["eps"],

@@ -71,8 +71,10 @@ class Cluster:
         return worker.wait_ready()
 
     def crashes(self) -> int:
-        """Workers that died on their own, plus agent crashes and tracebacks in the logs."""
-        died = sum(w.proc is not None and w.proc.poll() is not None for w in self.workers.values())
+        """Workers that died on their own (not stopped by us: 0, not killed by us: -9), plus
+        agent crashes in the logs."""
+        died = sum(w.proc is not None and w.proc.poll() not in (None, 0, -9)
+                   for w in self.workers.values())
         logged = sum(len(CRASH.findall(w.log_path.read_bytes()))
                      for w in self.workers.values() if w.log_path.exists())
         return died + logged

@@ -259,8 +259,14 @@ def wait_until_ready(bootstrap: str, timeout: float, alive=lambda: True) -> None
 
 
 async def _brokers(bootstrap: str) -> int:
+    import logging
+
     from aiokafka import AIOKafkaClient
 
+    # Refused connections are the expected answer while the broker starts: not errors.
+    client_log = logging.getLogger("aiokafka.client")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await client.bootstrap()
@@ -268,3 +274,4 @@ async def _brokers(bootstrap: str) -> int:
         return len(metadata.brokers())
     finally:
         await client.close()
+        client_log.setLevel(level)

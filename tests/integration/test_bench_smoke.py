@@ -41,7 +41,7 @@ def test_quick_bench_writes_a_well_formed_report(kafka, tmp_path):
         assert row["cpu_s_per_1k"] >= 0 and row["peak_rss_mib"] > 0
     assert [r["pct_of_max"] for r in doc["latency"]] == [10, 25, 50, 90]
     assert all(r["received"] == r["events"] for r in doc["latency"])
-    assert set(doc["profile"]) == {"serving", "fast", "heavy"}
+    assert {"serving", "fast", "heavy"} <= set(doc["profile"])
     assert "## Throughput" in (tmp_path / "bench.md").read_text()
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "self time by area" in (tmp_path / "profile.txt").read_text()

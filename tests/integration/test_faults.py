@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import orjson
 import pytest
@@ -67,3 +68,39 @@ def test_broker_pause_and_restart_resume_without_restarting_workers(cluster):
     assert all(w.proc.poll() is None for w in cluster.workers.values())
     assert cluster.crashes() == 0
     print(f"\nbroker drill: pause resume {paused:.1f}s, restart resume {restarted:.1f}s, {outcome}")
+
+
+def test_tenants_move_between_pool_workers_with_their_models(cluster):
+    """100 tenants on one pool worker; a second joins; the first leaves. Every label is
+    learned exactly once, by whichever worker held the tenant's partition at the time."""
+    from harness.workers import FaustWorker
+
+    first = cluster.workers["fast"]
+    second = FaustWorker({**first.settings, "web_port": first.web_port + 1},
+                         first.log_path.parent, name=f"{cluster.env}-fast-2")
+    load = Load(cluster.bootstrap, cluster.env, rate=40, tenants=100, prefix="rb").start()
+    try:
+        time.sleep(8)
+        second.start().wait_ready()
+        time.sleep(8)
+        assert first.stop() == 0  # graceful: it checkpoints what it holds, then leaves
+        time.sleep(8)
+    finally:
+        sent = load.stop()
+    try:
+        outcome = verify(cluster.bootstrap, cluster.env, sent, timeout=180)
+        assert outcome["lost"] == 0
+        labels = dict(load.labels)
+        deadline = time.monotonic() + 120
+        while True:
+            held = second.stats()["models"]
+            learned = {t: {m: s.get("predictions") for m, s in held.get(t, {}).items()}
+                       for t in labels}
+            if all(set(ms.values()) == {labels[t]} for t, ms in learned.items()) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert learned == {t: {"logreg": n, "baseline": n} for t, n in labels.items()}
+        assert cluster.crashes() == 0
+    finally:
+        second.stop()

@@ -30,9 +30,6 @@ from .conftest import REPO, fresh_env, worker_settings
 
 POOL = "fast"
 TENANTS = ("t-alpha", "t-beta", "t-gamma", "t-delta", "t-epsilon")
-# The session timeout only bounds how long the group waits for the killed worker before
-# giving its partitions to the restarted one (Faust's default is 60 s).
-FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "8", "BROKER_HEARTBEAT_INTERVAL": "1"}
 
 
 def deployment(with_arf: bool) -> dict:
@@ -69,11 +66,6 @@ def training_stream(n: int, seed: int = 5, with_arf: bool = False) -> list[tuple
                           enriched=enriched, labelled_at=1_700_000_000.0 + i)
         out.append((tenant.encode(), encode(record)))
     return out
-
-
-class Pool(FaustWorker):
-    def environ(self) -> dict:
-        return {**super().environ(), **FAST_FAILOVER}
 
 
 @dataclass
@@ -149,14 +141,17 @@ def kill9_recovery(bootstrap: str, log_dir: Path, n_records: int = 2500, with_ar
 
     ports = ports or itertools.count(int(os.environ.get("TEST_WEB_PORT_BASE", "16100")) + 50)
     crash, ref = fresh_env(), fresh_env()
-    common = {"checkpoint_every_n": every_n, "checkpoint_every_s": 3600.0, "checkpoint_keep": 3}
+    # The session timeout bounds how long the group waits for the killed worker before
+    # giving its partitions to the restarted one.
+    common = {"checkpoint_every_n": every_n, "checkpoint_every_s": 3600.0, "checkpoint_keep": 3,
+              "session_timeout_s": 8}
     for env in (crash, ref):
         asyncio.run(declare_topics(Settings(broker=f"kafka://{bootstrap}", env=env, partitions=4)))
 
-    def pool(env: str, name: str) -> Pool:
+    def pool(env: str, name: str) -> FaustWorker:
         s = worker_settings(bootstrap, env, POOL, **common)
         s["web_port"] = next(ports)
-        return Pool(s, log_dir, name=name)
+        return FaustWorker(s, log_dir, name=name)
 
     records = training_stream(n_records, with_arf=with_arf)
     per_tenant = {t: sum(1 for k, _ in records if k == t.encode()) for t in TENANTS}
