@@ -18,3 +18,6 @@ def attach(rt) -> None:
     from . import record_drift  # issue 6: drift events for the ops page and metrics
 
     record_drift.attach(rt)
+    from . import respond_to_drift  # issue 4: alert, reset, promote or roll back on drift
+
+    respond_to_drift.attach(rt)

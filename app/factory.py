@@ -28,7 +28,7 @@ def create_app(settings: Settings) -> faust.App:
         # Standby copies would share the table stores with active partitions; the deadline
         # timer only scans what this worker owns, and recovery reads the changelog.
         table_standby_replicas=0,
-        producer_linger=0.0,
+        producer_linger=settings.producer_linger_ms / 1000.0,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         autodiscover=False,

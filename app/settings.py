@@ -41,6 +41,9 @@ class Settings:
     web_host: str = _doc("Interface of the worker's web server (metrics, control API).",
                          default="127.0.0.1")
     web_port: int = _doc("Port of the worker's web server.", default=6066)
+    producer_linger_ms: float = _doc("How long the producer waits to batch records into one request, "
+                                     "in ms: 0 sends each record alone (lowest latency at low load); "
+                                     "a few ms doubles throughput under load.", default=2.0)
     session_timeout_s: float = _doc("Kafka consumer-group session timeout, in seconds: how soon a "
                                     "crashed worker's tenants move to the others.", default=10.0)
     deadline_ms: float = _doc("Default rendezvous deadline for tenants without a policy, in ms.",
@@ -76,6 +79,10 @@ class Settings:
     accept_replayed: bool = _doc("Enrich replayed events (``replay`` field: production's state, "
                                  "aggregates and context) with exactly that state; for staging. "
                                  "Off: such events are dead-lettered.", default=False)
+    drift_responses: str = _doc("JSON object tenant -> drift response policy, '*' for all others, "
+                                "e.g. {\"*\": {\"action\": \"alert\"}, \"acme\": {\"action\": "
+                                "\"promote\", \"margin\": 0.02}}; actions: alert, reset, promote, "
+                                "rollback. Empty: alert only.", default="")
     data_dir: str = _doc("Directory for the worker's local data (table stores).", default="var/data")
     metrics_tenant_labels: int = _doc("Prometheus tenant label: the N busiest tenants get their own "
                                       "series, all others are summed as tenant=\"_other\" "
@@ -134,6 +141,8 @@ class Settings:
             bad("store", "must be memory:// or rocksdb://")
         if not 0 <= self.web_port <= 65535:
             bad("web_port", "must be a TCP port")
+        if not 0 <= self.producer_linger_ms <= 1000:
+            bad("producer_linger_ms", "must be between 0 and 1000")
         if not 3 <= self.session_timeout_s <= 300:
             bad("session_timeout_s", "must be between 3 and 300 seconds")
         if not 0 < self.deadline_ms <= 60_000:
@@ -171,6 +180,18 @@ class Settings:
             bad("checkpoint_every_s", "must be a positive finite number")
         if not 1 <= self.checkpoint_keep <= 1000:
             bad("checkpoint_keep", "must be between 1 and 1000")
+        if self.drift_responses:
+            from learning.drift_response import ResponsePolicy
+            import orjson
+
+            try:
+                policies = orjson.loads(self.drift_responses)
+                if not isinstance(policies, dict):
+                    raise ValueError("must be a JSON object tenant -> policy")
+                for policy in policies.values():
+                    ResponsePolicy.from_dict(policy)
+            except (orjson.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
+                raise SettingsError(f"{env_var('drift_responses')}: {exc}") from None
         if self.deployments_file:
             self._check_deployments("deployments_file")
         if self.default_deployment:

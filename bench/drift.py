@@ -231,11 +231,9 @@ def detector_false_alarms(n: int) -> dict:
     cfg = DriftConfig()
     kinds = {
         "error p=0.1": (lambda: float(rng.random() < 0.1),
-                        lambda: Watch(cfg.delta, skip=cfg.warmup, increases_only=True,
-                                      min_change=cfg.min_change)),
+                        lambda: Watch(cfg.delta, skip=cfg.warmup, increases_only=True)),
         "error p=0.4": (lambda: float(rng.random() < 0.4),
-                        lambda: Watch(cfg.delta, skip=cfg.warmup, increases_only=True,
-                                      min_change=cfg.min_change)),
+                        lambda: Watch(cfg.delta, skip=cfg.warmup, increases_only=True)),
         "feature gauss": (lambda: rng.gauss(0, 1),
                           lambda: Watch(cfg.feature_delta, winsorise=True,
                                         min_change=cfg.min_change)),
@@ -244,8 +242,7 @@ def detector_false_alarms(n: int) -> dict:
                                             min_change=cfg.min_change)),
         "abs error lognormal": (lambda: rng.lognormvariate(0, 1),
                                 lambda: Watch(cfg.delta, skip=cfg.warmup, winsorise=True,
-                                              increases_only=True,
-                                              min_change=cfg.min_change)),
+                                              increases_only=True)),
         "raw lognormal (unwinsorised, default ADWIN)": (lambda: rng.lognormvariate(0, 1),
                                                         lambda: Watch(0.002)),
     }

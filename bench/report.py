@@ -56,6 +56,13 @@ def figures(bench) -> dict:
     out["core_vs_quix"] = _ratio(out["core_eps"], out["quix_eps"])
     out["core_vs_bytewax"] = _ratio(out["core_eps"], out["bytewax_eps"])
     out["core_vs_ml_ceiling"] = _ratio(out["core_eps"], out["core_ml_ceiling_eps"])
+    # The same comparisons by CPU cost (CPU-s per 1k events, inverted so that > 1 is better):
+    # steadier than events/s on a shared box, where a process may get less than its core.
+    for key, mine, theirs in (("pipeline_vs_ml_ceiling_cpu", "pipeline", "ml_ceiling"),
+                              ("core_vs_quix_cpu", "rendezvous_core", "quix"),
+                              ("core_vs_bytewax_cpu", "rendezvous_core", "bytewax")):
+        a, b = s.get(mine), s.get(theirs)
+        out[key] = _ratio(b["cpu_s_per_1k"], a["cpu_s_per_1k"]) if a and b else None
     for row in bench.latency:
         pct = row["pct_of_max"]
         for k in ("p50", "p99", "p999"):
@@ -105,23 +112,29 @@ def markdown(figs: dict, bench, meta: dict) -> str:
                  f"after {meta['loadavg_after'][0]:.2f}; {meta['seconds']:.0f} s in all. "
                  "Absolute figures are noisy; the ratios are measured side by side.")
     lines += ["", "## Throughput", "",
-              "| system | events/s | CPU-s / 1k events | CPU use (cores) | peak RSS MiB | processes | events |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+              "| system | events/s | CPU-s / 1k events | CPU use (cores) | peak RSS MiB | processes | events | answers |",
+              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for name, label in LABELS.items():
         r = bench.systems.get(name)
         if r is None:
             continue
+        answers = ", ".join(f"{k} {v}" for k, v in sorted(r.get("reasons", {}).items()) if k != "-")
         lines.append(f"| {label} | {_f(r['eps'], 0)} | {_f(r['cpu_s_per_1k'], 2)} | "
                      f"{_f(r.get('cpu_util'), 2)} | {_f(r['peak_rss_mib'], 0)} | {r['processes']} | "
-                     f"{_f(r['received'])} |")
+                     f"{_f(r['received'])} | {answers} |")
     lines += ["", "Events/s: first event produced to last result read (Rendezvous: and every pool "
-              "has learned every label). CPU: the system's own processes, broker excluded; "
-              "peak RSS: sum of each process's VmHWM.", ""]
+              "has learned every label and the serving worker has consumed every score). CPU: the "
+              "system's own processes, broker and driver excluded; CPU use well under 1 core means "
+              "the system waited (for input: the driver produces ~10-20k events/s, so the fastest "
+              "peers' figures are lower bounds). Peak RSS: sum of each process's VmHWM. Answers: "
+              "Rendezvous's result reasons (a burst longer than the deadline ends in deadline "
+              "answers).", ""]
     lines += ["## Ratios and targets", "", "| figure | value | target | reached |", "|---|---:|---:|:---:|"]
     for key, row in _target_rows(figs).items():
         mark = "-" if row["reached"] is None else ("yes" if row["reached"] else "**no**")
         lines.append(f"| {key} | {_f(row['value'], 2)} | {row['target']} | {mark} |")
-    for key in ("pipeline_vs_aiokafka", "core_vs_ml_ceiling"):
+    for key in ("pipeline_vs_aiokafka", "core_vs_ml_ceiling", "pipeline_vs_ml_ceiling_cpu",
+                "core_vs_quix_cpu", "core_vs_bytewax_cpu"):
         lines.append(f"| {key} | {_f(figs.get(key), 2)} | | |")
     if bench.latency:
         lines += ["", "## Latency of the full pipeline at fixed offered rates", "",
@@ -187,7 +200,8 @@ def plot(path: Path, bench) -> None:
     ax.invert_yaxis()
     ax = axes[0][1]
     ax.barh(labels, [bench.systems[n]["cpu_s_per_1k"] for n in names], color="tab:orange")
-    ax.set_xlabel("CPU-seconds per 1,000 events")
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU-seconds per 1,000 events (log)")
     ax.set_title("Cost")
     ax.invert_yaxis()
     ax = axes[1][0]

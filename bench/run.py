@@ -89,7 +89,7 @@ class Config:
         return cls(
             quick=quick,
             out=Path(env.get("BENCH_OUT", REPO / "bench" / "results")),
-            events=int(num("BENCH_EVENTS", 8000, 300)),
+            events=int(num("BENCH_EVENTS", 6000, 300)),
             tenants=int(num("BENCH_TENANTS", 100, 10)),
             entities=int(num("BENCH_ENTITIES", 20, 5)),
             warmup=int(num("BENCH_WARMUP", 300, 20)),
@@ -400,8 +400,11 @@ class Bench:
         state = REPO / "var" / f"{self.cfg.env_prefix}-quix-state-{self.cfg.kafka_port}"
         shutil.rmtree(state, ignore_errors=True)
         env = f"{self.cfg.env_prefix}-quix"
-        self._peer("quix", env, ["-m", "bench.peers.quix_job", self.bootstrap, env, str(state)],
-                   f"Quix Streams {quixstreams.__version__}: one process, RocksDB state")
+        try:
+            self._peer("quix", env, ["-m", "bench.peers.quix_job", self.bootstrap, env, str(state)],
+                       f"Quix Streams {quixstreams.__version__}: one process, RocksDB state")
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
 
     def phase_bytewax(self) -> None:
         from importlib.metadata import version

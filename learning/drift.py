@@ -70,7 +70,9 @@ class DriftConfig:
         Labelled examples kept for `DriftMonitor.post_drift_examples` (0: none): what a model
         reset after a drift is retrained from.
     min_change
-        Smallest change of a signal's mean (in its [0, 1] units) that is reported: ADWIN's
+        Smallest change of a divergence or feature mean (in its [0, 1] units) that is
+        reported (errors are reported at any size: their first cut is diluted by pre-change
+        values, and a floor there cost detections in ``bench.drift``): ADWIN's
         variance-based bound is tight for a rare 0/1 event, and a canary that disagrees with
         the champion 0.1% of the time, then 0.2%, is a significant change of no consequence
         (``bench.drift`` measured 9 such alarms in 1.53M stationary events without it).
@@ -292,7 +294,7 @@ class DriftMonitor:
     def _error_watch(self) -> Watch:
         c = self.config
         return Watch(c.delta, c.clock, skip=c.warmup, winsorise=self.task == "regression",
-                     reference=c.warmup, increases_only=True, min_change=c.min_change)
+                     reference=c.warmup, increases_only=True)
 
     def _divergence_watch(self) -> Watch:
         c = self.config

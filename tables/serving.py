@@ -10,7 +10,8 @@ from app.settings import Settings
 
 
 # Names of the serving app's tables; their changelogs are declared with the topics.
-TABLE_NAMES = ("entity-state", "aggregates", "context", "deployments", "pending", "awaiting-label")
+TABLE_NAMES = ("entity-state", "aggregates", "context", "deployments", "pending", "awaiting-label",
+               "drift-responses")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class ServingTables:
     then, once answered, a ``closed_at`` marker kept for RENDEZVOUS_DEDUPE_WINDOW_S so that an
     event redelivered after a crash is recognised and not answered twice."""
     awaiting_label: faust.Table
+    drift_responses: faust.Table
+    """(tenant, model, signal, training offset) -> the response already given to that detection,
+    so a replayed or redelivered drift event changes nothing twice."""
     """(tenant, request_id) -> enriched text, inline label and served answer, until labelled or TTL."""
 
 
@@ -43,4 +47,5 @@ def define_serving_tables(app: faust.App, settings: Settings) -> ServingTables:
         deployments=table("deployments", "tenant deployments"),
         pending=table("pending", "open rendezvous slots"),
         awaiting_label=table("awaiting-label", "features awaiting a delayed label"),
+        drift_responses=table("drift-responses", "responses given to drift detections"),
     )

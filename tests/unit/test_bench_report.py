@@ -93,7 +93,7 @@ def test_the_report_has_every_figure_the_issue_names(tmp_path):
     assert set(saved["targets"]) == set(TARGETS)
     assert saved["targets"]["core_vs_bytewax"]["reached"] is False
     md = (tmp_path / "bench.md").read_text()
-    assert "| (c) Rendezvous full pipeline | 500 |" in md
+    assert "| (c) Rendezvous full pipeline | 500 | 1.00 |" in md
     assert "| core_vs_bytewax | 0.75 | >= 1.0 | **no** |" in md
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "profile.txt").read_text().startswith("== serving")
