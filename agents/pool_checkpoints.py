@@ -3,7 +3,8 @@
 
 Checkpoints are written every ``checkpoint_every_n`` records a model learnt (by
 learn_from_training), every ``checkpoint_every_s`` seconds for a model with unsaved learning
-(the timer here), and on graceful shutdown.
+(the timer here: oldest first, a bounded number per tick, see `PoolState.checkpoint_due`),
+and on graceful shutdown; a sweep moves each partition's replay watermark once, at its end.
 """
 
 from __future__ import annotations
@@ -131,24 +132,22 @@ def attach(rt) -> None:
     pool = rt.pool
     every_s = rt.settings.checkpoint_every_s
 
-    @rt.app.timer(interval=min(every_s, 5.0), name="checkpoint_timer")
+    interval = min(every_s, 5.0)
+
+    @rt.app.timer(interval=interval, name="checkpoint_timer")
     async def checkpoint_timer():
-        now = time.monotonic()
-        for tenant, name in pool.due_by_time(now, every_s):
-            await pool.checkpoint(tenant, name, reason="every-s")
+        # Oldest first, a bounded number per tick; the watermark moves once per tick.
+        await pool.checkpoint_due(time.monotonic(), every_s, interval)
 
     @rt.app.on_before_shutdown.connect
     async def checkpoint_on_shutdown(app, **kwargs):
         # Agents are idle by now (Faust waited for their streams) and the producer is flushed
-        # after this hook: the last state of every model with unsaved learning is written.
-        written = 0
-        for tenant, name in pool.unsaved():
-            try:
-                await pool.checkpoint(tenant, name, reason="shutdown")
-                written += 1
-            except Exception:  # a failing model must not keep the others from being saved
-                log.exception("shutdown checkpoint of %s/%s failed", tenant, name)
-        log.info("shutdown: wrote %d checkpoints", written)
+        # after this hook: the last state of every model with unsaved learning is written
+        # (models unchanged since their last checkpoint are skipped; a failing model does
+        # not keep the others from being saved; the watermark moves once, at the end).
+        began = time.monotonic()
+        written = await pool.checkpoint_all("shutdown")
+        log.info("shutdown: wrote %d checkpoints in %.1fs", written, time.monotonic() - began)
 
     @rt.app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):

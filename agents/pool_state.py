@@ -14,7 +14,9 @@ is exactly what training will build when the deployment reaches it.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -24,12 +26,13 @@ from aiokafka.errors import KafkaError
 
 from learning.checkpoint import CheckpointError, open_sealed, seal_pickled
 from learning.deployment import Deployment
+from learning.drift import DriftConfig, DriftMonitor
 from learning.enrichment import model_input
-from learning.progress import (ModelProgress, StateMismatch, fingerprint, replay_from, restore,
+from learning.progress import (ModelProgress, StateMismatch, UnsavedIndex, fingerprint, restore,
                                snapshot)
 from learning.slot import LearnError
 from learning.tenant_models import TenantModels
-from schemas import CheckpointMeta, Enriched, InvalidRecord, Score, Training, decode, encode
+from schemas import CheckpointMeta, DriftEvent, Enriched, InvalidRecord, Score, Training, decode, encode
 
 from .deployments import DeploymentResolver
 from .pool_checkpoints import CheckpointStore, pickled, read_partition
@@ -37,6 +40,9 @@ from .pool_checkpoints import CheckpointStore, pickled, read_partition
 log = logging.getLogger(__name__)
 
 SCORED_MEMORY = 100_000  # per tenant: far more than can be in flight between enrich and learn
+# A timer tick checkpoints at most twice its share of the unsaved models (every_s spread over
+# ticks), oldest first, and at least this many: a sweep over 30k models is spread over ticks.
+MIN_PER_TICK = 256
 
 
 @dataclass
@@ -65,6 +71,8 @@ class PoolState:
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._saved_at: dict[tuple[str, str], float] = {}
         self._writing: set[tuple[str, str]] = set()
+        self._unsaved: dict[int, UnsavedIndex] = {}  # partition -> its earliest unsaved record
+        self.drift: dict[str, DriftMonitor] = {}  # tenant -> ADWIN detectors of its models here
 
     # --- partitions: assignment, recovery --------------------------------------------------
 
@@ -118,9 +126,10 @@ class PoolState:
 
     def _drop_partition(self, partition: int) -> None:
         held = self.partitions.pop(partition, None)
+        self._unsaved.pop(partition, None)
         for tenant in (held.tenants if held else ()):
             for d in (self.models, self.progress, self._previews, self._pending, self._scored,
-                      self.partition_of):
+                      self.partition_of, self.drift):
                 d.pop(tenant, None)
             self.rt.stats.models.pop(tenant, None)
 
@@ -191,6 +200,7 @@ class PoolState:
         if learners and not self.was_scored(enriched.tenant, enriched.request_id):
             await self.score_and_publish(enriched, models)
         self._learn(training, offset, learners)
+        await self.watch_drift(training, offset, models, learners)
         held.next_offset = max(held.next_offset, offset + 1)
         if learners:
             self.rt.metrics.learned.inc(len(learners))
@@ -205,7 +215,28 @@ class PoolState:
         """A training record already processed before a crash or rebalance: learn only."""
         _, learners = await self._prepare(training, offset, partition)
         self._mark_scored(training.tenant, training.request_id)
+        models = self.models.get(training.tenant)
         self._learn(training, offset, learners)
+        if models is not None:  # detectors see the replayed errors too; serving dedupes alarms
+            await self.watch_drift(training, offset, models, learners)
+
+    async def watch_drift(self, training: Training, offset: int, models: TenantModels,
+                          learners: list[str]) -> None:
+        """Feed the tenant's drift detectors; publish each detection on the drift topic."""
+        # A model that did not learn this record has a stale last prediction.
+        if not learners or len(learners) != len(models.slots):
+            return
+        tenant = training.tenant
+        monitor = self.drift.get(tenant)
+        if monitor is None or monitor.task != models.deployment.task:
+            monitor = self.drift[tenant] = DriftMonitor(
+                tenant, models.deployment.task, DriftConfig(warmup=self.rt.settings.drift_warmup))
+        # Raw features: rolling aggregates and injected state drift by construction.
+        for detection in monitor.observe_models(offset, training.enriched.features,
+                                                training.label, models):
+            record = DriftEvent(**detection.record(time.time()))
+            await self.rt.topics.drift.send(key=tenant.encode(), value=encode(record))
+            self.rt.stats.count("drift_detections", tenant)
 
     async def _prepare(self, training: Training, offset: int, partition: int):
         """Bring the tenant's models to this record's deployment, install restores due here;
@@ -258,7 +289,10 @@ class PoolState:
                     pass  # counted by the slot; the record is still behind this model
         for name in learners:
             slot, progress = tracks[name]
+            first = progress.first_unsaved
             progress.advance(offset, training.request_id, slot.last_prediction)
+            if first is None:  # its first record since its last checkpoint
+                self._note_unsaved(training.tenant, name, progress)
 
     def _publish_stats(self, tenant: str) -> None:
         models = self.models.get(tenant)
@@ -359,16 +393,64 @@ class PoolState:
     # --- checkpoints ----------------------------------------------------------------------------
 
     def unsaved(self) -> list[tuple[str, str]]:
+        """The models learnt since their last checkpoint (the others need none)."""
         return [(t, n) for t, tracks in self.progress.items() for n, (_, p) in tracks.items()
                 if p.unsaved]
 
-    def due_by_time(self, now: float, every_s: float) -> list[tuple[str, str]]:
-        return [(t, n) for t, n in self.unsaved()
-                if now - self._saved_at.get((t, n), now) >= every_s]
+    def due_by_time(self, now: float, every_s: float, limit: int | None = None,
+                    unsaved: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+        """The unsaved models last saved at least `every_s` ago, oldest first; at most
+        `limit` of them."""
+        due = [(saved_at, t, n) for t, n in (self.unsaved() if unsaved is None else unsaved)
+               if now - (saved_at := self._saved_at.get((t, n), now)) >= every_s]
+        due = heapq.nsmallest(limit, due) if limit is not None else sorted(due)
+        return [(t, n) for _, t, n in due]
 
-    async def checkpoint(self, tenant: str, name: str, reason: str,
-                         parent: int | None = None) -> CheckpointMeta | None:
-        """Write the model's state as its next checkpoint version; prune; move the watermark."""
+    async def checkpoint_due(self, now: float, every_s: float, interval: float) -> int:
+        """One tick of the timer (every `interval` s): checkpoint the models due by time.
+
+        At most twice a tick's share of the unsaved models are written per tick (oldest
+        first), so models that all became due together are spread over the next ticks and a
+        tick never pickles every model on the loop; in the steady state each model is still
+        checkpointed about every `every_s`.
+        """
+        unsaved = self.unsaved()
+        limit = max(MIN_PER_TICK, math.ceil(2 * len(unsaved) * interval / every_s))
+        return await self.checkpoint_many(self.due_by_time(now, every_s, limit, unsaved),
+                                          "every-s")
+
+    async def checkpoint_all(self, reason: str = "shutdown") -> int:
+        """Checkpoint every model with unsaved learning (the others are skipped: their last
+        checkpoint holds their state); a model that fails is logged and the others go on."""
+        return await self.checkpoint_many(self.unsaved(), reason, tolerant=True)
+
+    async def checkpoint_many(self, models, reason: str, tolerant: bool = False) -> int:
+        """Checkpoint `models` ((tenant, name) pairs); each touched partition's watermark is
+        computed and written once, after them all (a watermark written late is only lower,
+        which is safe: recovery replays a little more). Returns the checkpoints written."""
+        written, touched = 0, set()
+        try:
+            for tenant, name in models:
+                try:
+                    meta = await self.checkpoint(tenant, name, reason=reason, watermark=False)
+                except Exception:
+                    if not tolerant:
+                        raise
+                    log.exception("%s checkpoint of %s/%s failed", reason, tenant, name)
+                    continue
+                if meta is not None:
+                    written += 1
+                    touched.add(self.partition_of.get(tenant))
+        finally:
+            for partition in sorted(p for p in touched if p in self.partitions):
+                # (a partition dropped meanwhile is another worker's: left as it is)
+                await self.store.write_watermark(partition, self.watermark(partition))
+        return written
+
+    async def checkpoint(self, tenant: str, name: str, reason: str, parent: int | None = None,
+                         watermark: bool = True) -> CheckpointMeta | None:
+        """Write the model's state as its next checkpoint version; prune; move the watermark
+        (unless `watermark` is false: `checkpoint_many` moves it once for a whole sweep)."""
         if (tenant, name) in self._writing or name not in self.progress.get(tenant, {}):
             return None
         self._writing.add((tenant, name))
@@ -400,9 +482,11 @@ class PoolState:
                 progress.version = version
                 progress.first_unsaved = offset + 1
                 progress.unsaved -= unsaved
+                self._note_unsaved(tenant, name, progress)
             self._saved_at[(tenant, name)] = time.monotonic()
             await self.store.prune(partition, tenant, name, rt.settings.checkpoint_keep)
-            await self.store.write_watermark(partition, self.watermark(partition))
+            if watermark:
+                await self.store.write_watermark(partition, self.watermark(partition))
             rt.stats.count("checkpoints", tenant)
             rt.stats.count(f"checkpoints.{reason}")
             rt.stats.counts["checkpoint_bytes"] += sealed.size
@@ -412,10 +496,27 @@ class PoolState:
             self._writing.discard((tenant, name))
 
     def watermark(self, partition: int) -> int:
-        """The training offset after which the partition must be replayed on recovery."""
+        """The training offset after which the partition must be replayed on recovery:
+        `learning.progress.replay_from` of its models, kept incrementally (amortised
+        O(log models), not a scan of the partition's models)."""
         held = self.partitions.get(partition, PartitionState())
-        progresses = [p for t in held.tenants for _, p in self.progress.get(t, {}).values()]
-        return replay_from(progresses, held.next_offset - 1)
+        index = self._unsaved.get(partition)
+        return held.next_offset - 1 if index is None else index.replay_from(
+            held.next_offset - 1)
+
+    def _note_unsaved(self, tenant: str, name: str, progress: ModelProgress) -> None:
+        """`progress` has a new first unsaved record: index it under the tenant's partition."""
+        partition = self.partition_of.get(tenant)
+        if partition is None:  # dropped while its checkpoint was being written
+            return
+        index = self._unsaved.get(partition)
+        if index is None:
+            index = self._unsaved[partition] = UnsavedIndex(self._is_tracked)
+        index.note((tenant, name), progress)
+
+    def _is_tracked(self, key: tuple[str, str], progress: ModelProgress) -> bool:
+        track = self.progress.get(key[0], {}).get(key[1])
+        return track is not None and track[1] is progress
 
     async def read_training(self, partition: int, start: int, end: int):
         from app.topics import bootstrap_servers

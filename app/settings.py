@@ -79,6 +79,8 @@ class Settings:
     accept_replayed: bool = _doc("Enrich replayed events (``replay`` field: production's state, "
                                  "aggregates and context) with exactly that state; for staging. "
                                  "Off: such events are dead-lettered.", default=False)
+    drift_warmup: int = _doc("Errors a model makes before its drift detector starts watching "
+                             "(its learning curve is not drift).", default=1000)
     drift_responses: str = _doc("JSON object tenant -> drift response policy, '*' for all others, "
                                 "e.g. {\"*\": {\"action\": \"alert\"}, \"acme\": {\"action\": "
                                 "\"promote\", \"margin\": 0.02}}; actions: alert, reset, promote, "
@@ -180,6 +182,8 @@ class Settings:
             bad("checkpoint_every_s", "must be a positive finite number")
         if not 1 <= self.checkpoint_keep <= 1000:
             bad("checkpoint_keep", "must be between 1 and 1000")
+        if not 0 <= self.drift_warmup <= 10_000_000:
+            bad("drift_warmup", "must be between 0 and 10000000")
         if self.drift_responses:
             from learning.drift_response import ResponsePolicy
             import orjson

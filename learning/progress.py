@@ -25,8 +25,10 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Callable, Hashable, Iterable
 
 import orjson
 
@@ -34,7 +36,7 @@ from learning.deployment import ModelDeployment
 from learning.slot import ModelSlot
 
 __all__ = ["ZERO_DIGEST", "ModelProgress", "chain", "fingerprint", "snapshot", "restore",
-           "replay_from", "StateMismatch"]
+           "replay_from", "UnsavedIndex", "StateMismatch"]
 
 ZERO_DIGEST = "0" * 64
 STATE_FORMAT = 1
@@ -160,5 +162,67 @@ def replay_from(progresses: Iterable[ModelProgress], processed_through: int) -> 
     >>> replay_from([ModelProgress()], 99)
     99
     """
-    needs = [p.first_unsaved - 1 for p in progresses if p.first_unsaved is not None]
-    return min(needs, default=processed_through)
+    return min((p.first_unsaved - 1 for p in progresses if p.first_unsaved is not None),
+               default=processed_through)
+
+
+class UnsavedIndex:
+    """`replay_from` of a changing set of models, kept as they learn and are saved, so that
+    a sweep checkpointing every model of a partition costs O(models log models), not
+    O(models^2) as a scan per checkpoint would.
+
+    A heap of ``(first_unsaved, key, progress)`` entries, one `note`d whenever a model's
+    ``first_unsaved`` is set (it learnt its first record since its last checkpoint). An entry
+    is stale once its model was saved (``first_unsaved`` changed) or is no longer the one
+    tracked under its key (``is_live(key, progress)`` false: rebuilt, restored, removed);
+    stale entries are dropped when they reach the top, and the heap is compacted when they
+    outnumber the live ones, so its size stays O(models).
+
+    >>> a, b = ModelProgress(), ModelProgress()
+    >>> index = UnsavedIndex()
+    >>> for offset, p in [(3, a), (4, b), (5, a)]:
+    ...     was = p.first_unsaved
+    ...     p.advance(offset, f"r{offset}", True)
+    ...     if was is None:
+    ...         index.note("a" if p is a else "b", p)
+    >>> index.replay_from(5), replay_from([a, b], 5)
+    (2, 2)
+    >>> a.saved(1)
+    >>> index.replay_from(5), replay_from([a, b], 5)
+    (3, 3)
+    >>> b.saved(1)
+    >>> index.replay_from(5), len(index)
+    (5, 0)
+    """
+
+    COMPACT_MIN = 1024
+
+    def __init__(self, is_live: Callable[[Hashable, ModelProgress], bool] | None = None):
+        self._is_live = is_live or (lambda key, progress: True)
+        self._heap: list = []
+        self._seq = itertools.count()  # ties: entries never compare their progress
+        self._compact_at = self.COMPACT_MIN
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def note(self, key: Hashable, progress: ModelProgress) -> None:
+        """`progress` (tracked under `key`) has a new ``first_unsaved``."""
+        if progress.first_unsaved is None:
+            return
+        heapq.heappush(self._heap, (progress.first_unsaved, next(self._seq), key, progress))
+        if len(self._heap) > self._compact_at:
+            self._heap = [e for e in self._heap if self._live(e)]
+            heapq.heapify(self._heap)
+            self._compact_at = max(self.COMPACT_MIN, 2 * len(self._heap))
+
+    def _live(self, entry) -> bool:
+        first, _, key, progress = entry
+        return progress.first_unsaved == first and self._is_live(key, progress)
+
+    def replay_from(self, processed_through: int) -> int:
+        """What `replay_from` of every live model gives; amortised O(log models)."""
+        heap = self._heap
+        while heap and not self._live(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] - 1 if heap else processed_through
