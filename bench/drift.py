@@ -423,7 +423,7 @@ def plot(runs, gens, kinds, seeds, drifts, variants, path: Path) -> None:
             if i == 0 and j == 0:
                 ax.legend(fontsize=7, loc="lower left")
     fig.supxlabel("event")
-    fig.supylabel(f"served accuracy (seed mean, trailing 300)")
+    fig.supylabel("served accuracy (seed mean, trailing 300)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

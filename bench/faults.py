@@ -57,8 +57,6 @@ def wait_trained(cluster: Cluster, expected: dict, timeout: float = 180.0) -> di
 
 
 def run() -> dict:
-    from app.settings import Settings  # noqa: F401  (fail early if the project is not installed)
-
     root = REPO / "var" / f"bench-faults-{PORT}"
     report: dict = {"quick": QUICK}
     env_n = [0]

@@ -263,24 +263,12 @@ class Ledger:
         return "\n".join(lines)
 
 
-async def _partitions(consumer, topic: str, timeout: float = 30.0):
-    from aiokafka import TopicPartition
-
-    deadline = time.monotonic() + timeout
-    while True:
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return [TopicPartition(topic, p) for p in sorted(found)]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topic {topic} does not exist")
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.2)
-
-
 async def session(bootstrap: str, stream: DemoStream, workers: list, report_every: float,
                   drain_timeout: float) -> tuple[dict, bool]:
     """Send the stream, watch results and dead letters; return (summary, interrupted)."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from harness.kafka_io import topic_partitions
 
     loop = asyncio.get_running_loop()
     ledger = Ledger(stream)
@@ -315,7 +303,7 @@ async def session(bootstrap: str, stream: DemoStream, workers: list, report_ever
     worker_counts: dict = {}
     began = time.time()
     try:
-        parts = await _partitions(consumer, results_topic) + await _partitions(consumer, dead_topic)
+        parts = await topic_partitions(consumer, results_topic) + await topic_partitions(consumer, dead_topic)
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)  # only this run's records count
         for tp in parts:

@@ -37,7 +37,7 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool],
     await consumer.start()
     out: list = []
     try:
-        partitions = await _partitions(consumer, topic, timeout)
+        partitions = await topic_partitions(consumer, topic, timeout)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         deadline = time.monotonic() + timeout
@@ -58,7 +58,7 @@ async def read_all(bootstrap: str, topic: str, quiet_s: float = 2.0,
     await consumer.start()
     out: list = []
     try:
-        partitions = await _partitions(consumer, topic, timeout)
+        partitions = await topic_partitions(consumer, topic, timeout)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         last = time.monotonic()
@@ -74,7 +74,8 @@ async def read_all(bootstrap: str, topic: str, quiet_s: float = 2.0,
     return out
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout: float):
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30.0):
+    """The topic's partitions, waiting (bounded) for them to appear in the metadata."""
     deadline = time.monotonic() + timeout
     while True:
         found = consumer.partitions_for_topic(topic)

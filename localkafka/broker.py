@@ -174,7 +174,7 @@ class LocalKafka:
             )
         out = open(data / "stdout.log", "ab")
         proc = subprocess.Popen(
-            [java, f"-Xms256m", f"-Xmx{self.config.heap}", "-XX:+UseG1GC",
+            [java, "-Xms256m", f"-Xmx{self.config.heap}", "-XX:+UseG1GC",
              "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
              f"-Dlog4j.configuration=file:{LOG4J}", f"-Dkafka.logs.dir={data}",
              "-cp", classpath, "kafka.Kafka", str(props)],
@@ -248,7 +248,7 @@ def wait_until_ready(bootstrap: str, timeout: float, alive=lambda: True) -> None
     last: Exception | None = None
     while time.monotonic() < deadline:
         if not alive():
-            raise RuntimeError(f"the Kafka broker exited during start-up; see its server.log")
+            raise RuntimeError("the Kafka broker exited during start-up; see its server.log")
         try:
             if asyncio.run(_brokers(bootstrap)):
                 return

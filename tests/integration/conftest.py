@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
 from harness.workers import FaustWorker
@@ -51,6 +53,33 @@ def fresh_env() -> str:
 def worker_settings(kafka: str, env: str, role: str, **extra) -> dict:
     return {"broker": f"kafka://{kafka}", "env": env, "role": role, "web_port": next(_ports),
             "partitions": 4, "data_dir": str(REPO / "var" / f"test-data-{KAFKA_PORT}"), **extra}
+
+
+@contextlib.contextmanager
+def running_workers(kafka: str, log_dir: Path, roles, deployments: dict | None = None,
+                    tmp: Path | None = None, **common):
+    """A fresh environment with its topics and ready workers of ``roles`` (all stopped after);
+    ``deployments`` (tenant -> deployment) are written to a file the workers read."""
+    from app.settings import Settings
+    from app.topics import declare_topics
+
+    env = fresh_env()
+    if deployments is not None:
+        path = tmp / f"{env}-deployments.json"
+        path.write_bytes(orjson.dumps(deployments))
+        common["deployments_file"] = str(path)
+    asyncio.run(declare_topics(Settings(broker=f"kafka://{kafka}", env=env, partitions=4)))
+    workers = {role: FaustWorker(worker_settings(kafka, env, role, **common), log_dir)
+               for role in roles}
+    try:
+        for w in workers.values():
+            w.start()
+        for w in workers.values():
+            w.wait_ready()
+        yield env, workers
+    finally:
+        for w in workers.values():
+            w.stop()
 
 
 @pytest.fixture

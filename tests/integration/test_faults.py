@@ -9,7 +9,6 @@ import asyncio
 import os
 import time
 
-import orjson
 import pytest
 
 from harness.faults import Cluster, Load, broker_pause, broker_restart, crash_loop, verify

@@ -15,7 +15,7 @@ import pytest
 
 from harness.kafka_io import produce, read_topic
 
-from .conftest import fresh_env
+from .conftest import running_workers
 from .scenarios import deployment, event, model, points
 
 TOKEN = "operate-test-token-0123456789"
@@ -53,29 +53,10 @@ def sample(text: str, name: str, **labels) -> float:
 
 @pytest.fixture(scope="module")
 def ops(kafka, log_dir, tmp_path_factory):
-    from app.settings import Settings
-    from app.topics import declare_topics
-    from harness.workers import FaustWorker
-
-    from .conftest import worker_settings
-
-    env = fresh_env()
-    path = tmp_path_factory.mktemp("ops") / "deployments.json"
-    path.write_bytes(orjson.dumps(DEPLOYMENTS))
-    asyncio.run(declare_topics(Settings(broker=f"kafka://{kafka}", env=env, partitions=4)))
-    common = {"deployments_file": str(path), "api_token": TOKEN, "rollback_min_scores": 10,
-              "metrics_tenant_labels": 5}
-    workers = {role: FaustWorker(worker_settings(kafka, env, role, **common), log_dir)
-               for role in ("serving", "fast")}
-    for w in workers.values():
-        w.start()
-    try:
-        for w in workers.values():
-            w.wait_ready()
-        yield env, workers
-    finally:
-        for w in workers.values():
-            w.stop()
+    with running_workers(kafka, log_dir, ("serving", "fast"), DEPLOYMENTS,
+                         tmp_path_factory.mktemp("ops"), api_token=TOKEN, rollback_min_scores=10,
+                         metrics_tenant_labels=5) as running:
+        yield running
 
 
 def send_and_wait(kafka, env, records):

@@ -11,7 +11,6 @@ import os
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import orjson
 import pytest

@@ -9,36 +9,17 @@ from collections import Counter, defaultdict
 import orjson
 import pytest
 
-from harness.kafka_io import produce, read_all, read_topic
+from harness.kafka_io import produce, read_topic
 
-from .conftest import fresh_env
+from .conftest import running_workers
 from .scenarios import DEPLOYMENTS, event, points
 
 
 @pytest.fixture(scope="module")
 def pipeline(kafka, log_dir, tmp_path_factory):
-    from harness.workers import FaustWorker
-    from app.settings import Settings
-    from app.topics import declare_topics
-
-    from .conftest import worker_settings
-
-    env = fresh_env()
-    path = tmp_path_factory.mktemp("deploy") / "deployments.json"
-    path.write_bytes(orjson.dumps(DEPLOYMENTS))
-    asyncio.run(declare_topics(Settings(broker=f"kafka://{kafka}", env=env, partitions=4)))
-    workers = {role: FaustWorker(worker_settings(kafka, env, role, deployments_file=str(path),
-                                                 label_wait_s=2),
-                                 log_dir) for role in ("serving", "fast", "heavy", "slow")}
-    for w in workers.values():
-        w.start()
-    try:
-        for w in workers.values():
-            w.wait_ready()
-        yield env, workers
-    finally:
-        for w in workers.values():
-            w.stop()
+    with running_workers(kafka, log_dir, ("serving", "fast", "heavy", "slow"), DEPLOYMENTS,
+                         tmp_path_factory.mktemp("deploy"), label_wait_s=2) as running:
+        yield running
 
 
 def send(kafka, env, topic, records):

@@ -26,7 +26,7 @@ from harness.kafka_io import produce
 from harness.workers import FaustWorker
 from schemas import Enriched, Training, encode
 
-from .conftest import REPO, fresh_env, worker_settings
+from .conftest import fresh_env, worker_settings
 
 POOL = "fast"
 TENANTS = ("t-alpha", "t-beta", "t-gamma", "t-delta", "t-epsilon")
