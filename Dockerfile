@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 
-# Only the runtime packages: localkafka, harness, tests and bench are development tooling.
+# The runtime packages, plus the demo's stream generator and producer (demo, harness,
+# localkafka) for the compose demo-producer service; tests and bench stay out.
 WORKDIR /src
 COPY pyproject.toml ./
 COPY app/ app/
@@ -16,6 +17,9 @@ COPY agents/ agents/
 COPY tables/ tables/
 COPY schemas/ schemas/
 COPY learning/ learning/
+COPY demo/ demo/
+COPY harness/ harness/
+COPY localkafka/ localkafka/
 RUN pip install . \
     && rm -rf /src \
     && useradd --create-home --uid 10001 rendezvous \

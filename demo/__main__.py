@@ -264,7 +264,7 @@ class Ledger:
 
 
 async def session(bootstrap: str, stream: DemoStream, workers: list, report_every: float,
-                  drain_timeout: float) -> tuple[dict, bool]:
+                  drain_timeout: float, env: str = ENV) -> tuple[dict, bool]:
     """Send the stream, watch results and dead letters; return (summary, interrupted)."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -293,7 +293,7 @@ async def session(bootstrap: str, stream: DemoStream, workers: list, report_ever
     loop.add_signal_handler(signal.SIGINT, on_interrupt)
     loop.add_signal_handler(signal.SIGTERM, on_term)
 
-    results_topic, dead_topic = f"{ENV}.results", f"{ENV}.dead-letter"
+    results_topic, dead_topic = f"{env}.results", f"{env}.dead-letter"
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="latest")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
@@ -354,7 +354,7 @@ async def session(bootstrap: str, stream: DemoStream, workers: list, report_ever
                     break
             else:
                 behind = max(behind, -delay)
-            fut = await producer.send(f"{ENV}.{item.topic}", value=item.value, key=item.key)
+            fut = await producer.send(f"{env}.{item.topic}", value=item.value, key=item.key)
             fut.add_done_callback(sent)
             ledger.on_sent(item.topic, item.value)
         await producer.flush()
@@ -369,7 +369,8 @@ async def session(bootstrap: str, stream: DemoStream, workers: list, report_ever
         now = time.time()
         echo(ledger.table(now - began, max(now - began, 1e-9)))
         worker_counts = await asyncio.to_thread(save_worker_stats, workers)
-        ledger.save_examples(workers[0].log_path.parent)
+        if workers:
+            ledger.save_examples(workers[0].log_path.parent)
     finally:
         for t in tasks:
             t.cancel()
@@ -409,6 +410,27 @@ def stop_workers(workers: list) -> dict:
     return {w.name: code for w, code in zip(workers, codes)}
 
 
+def produce_only(bootstrap: str, env: str, seconds: float, rate: float, tenants: int,
+                 entities: int, seed: int, report_every: float, drain_timeout: float) -> None:
+    """The stream and the live summary against a broker and workers that run elsewhere."""
+    from app.settings import Settings
+    from app.topics import declare_topics
+
+    asyncio.run(declare_topics(Settings(broker=f"kafka://{bootstrap}", env=env,
+                                        partitions=PARTITIONS)))
+    stream = DemoStream(seed=seed, seconds=seconds, rate=rate, tenants=tenants,
+                        entities=entities, start_ts=time.time() + 0.5,
+                        run_id=f"demo{int(time.time())}")
+    try:
+        summary, interrupted = asyncio.run(
+            session(bootstrap, stream, [], report_every, drain_timeout, env=env))
+    except KeyboardInterrupt:
+        return
+    summary["interrupted"] = interrupted
+    echo("SUMMARY " + orjson.dumps(summary).decode())
+    sys.exit(0 if summary["results"] == summary["requests"] else 1)
+
+
 @click.command()
 @click.option("--seconds", type=float, envvar="DEMO_SECONDS", default=60.0, show_default=True,
               help="How long to send the stream (DEMO_SECONDS).")
@@ -427,8 +449,14 @@ def stop_workers(workers: list) -> dict:
 @click.option("--deadline-ms", type=float, envvar="DEMO_DEADLINE_MS", default=250.0,
               help="Rendezvous deadline of the demo's tenants (RENDEZVOUS_DEADLINE_MS of the "
               "workers; DEMO_DEADLINE_MS).")
+@click.option("--bootstrap", envvar="DEMO_BOOTSTRAP", default=None,
+              help="Only produce the stream to this broker (host:port) and watch results: the "
+              "broker and workers run elsewhere, e.g. docker compose (DEMO_BOOTSTRAP).")
+@click.option("--env", "env", envvar="DEMO_ENV", default=ENV, show_default=True,
+              help="Environment (topic prefix) of the stream (DEMO_ENV).")
 def main(seconds: float, rate: float, web_port_base: int, tenants: int, entities: int,
-         seed: int, drain_timeout: float, report_every: float, deadline_ms: float) -> None:
+         seed: int, drain_timeout: float, report_every: float, deadline_ms: float,
+         bootstrap: str | None, env: str) -> None:
     """Run the demo: local Kafka, serving + two model pools, a multi-tenant stream."""
     from app.settings import Settings
     from app.topics import declare_topics
@@ -436,6 +464,9 @@ def main(seconds: float, rate: float, web_port_base: int, tenants: int, entities
     from localkafka import BrokerConfig, LocalKafka
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    if bootstrap is not None:
+        return produce_only(bootstrap, env, seconds, rate, tenants, entities, seed,
+                            report_every, drain_timeout)
     kafka = LocalKafka(BrokerConfig.from_env())
     bootstrap = kafka.bootstrap
     log_dir = REPO / "var" / "demo-logs"

@@ -55,7 +55,19 @@ def published(service: dict) -> set[tuple[int, int]]:
 
 
 def test_service_names(services):
-    assert set(services) == {"kafka", "serving", "pool-fast", "pool-heavy", "prometheus", "grafana"}
+    assert set(services) == {"kafka", "serving", "pool-fast", "pool-heavy", "demo-producer",
+                             "prometheus", "grafana"}
+
+
+def test_demo_producer_streams_to_the_workers_environment(services):
+    producer = services["demo-producer"]
+    assert producer["build"]["dockerfile"] == "Dockerfile"
+    command = producer["command"]
+    assert command[:3] == ["python", "-m", "demo"]
+    assert command[command.index("--bootstrap") + 1] == "kafka:9092"
+    assert command[command.index("--env") + 1] == worker_settings(services["serving"]).env
+    assert producer["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert set(producer["depends_on"]) == {"kafka", "serving", "pool-fast", "pool-heavy"}
 
 
 def test_kafka_is_a_single_kraft_node(services):
