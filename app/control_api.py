@@ -222,14 +222,20 @@ def attach(rt: Runtime) -> Reads:
         return respond(view, request, {"status": "applied", "command_id": cmd.command_id,
                                        "deployment": outcome["deployment"]})
 
+    async def authorized_body(view, request):
+        """(JSON body, None) for an authorized request, else (None, the 401/400 response)."""
+        if not authorized(request.headers, token):
+            return None, error(view, request, 401, "missing or wrong bearer token")
+        try:
+            return await body_of(view, request), None
+        except ValueError as exc:
+            return None, error(view, request, 400, str(exc))
+
     def command_view(path: str, command: str, method: str):
         async def mutate(self, request, tenant):
-            if not authorized(request.headers, token):
-                return error(self, request, 401, "missing or wrong bearer token")
-            try:
-                body = await body_of(self, request)
-            except ValueError as exc:
-                return error(self, request, 400, str(exc))
+            body, refused = await authorized_body(self, request)
+            if refused is not None:
+                return refused
             command_id = body.pop("command_id", None)
             return await submit(self, request, tenant, command, body, command_id)
 
@@ -241,12 +247,9 @@ def attach(rt: Runtime) -> Reads:
         """Any command: {"command": "promote", "args": {...}, "command_id": optional}."""
 
         async def post(self, request, tenant):
-            if not authorized(request.headers, token):
-                return error(self, request, 401, "missing or wrong bearer token")
-            try:
-                body = await body_of(self, request)
-            except ValueError as exc:
-                return error(self, request, 400, str(exc))
+            body, refused = await authorized_body(self, request)
+            if refused is not None:
+                return refused
             command = body.get("command")
             if command not in COMMANDS:
                 return error(self, request, 400, f"command must be one of {', '.join(COMMANDS)}, "
