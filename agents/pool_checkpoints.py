@@ -58,6 +58,7 @@ class CheckpointStore:
         self.rt = rt
         self.topic = rt.topics.checkpoints
         self.topic_name = rt.settings.topic("checkpoints")
+        self.pool = rt.settings.role
         self.index = StoreIndex()
 
     async def scan(self, partition: int) -> StoreIndex:
@@ -115,12 +116,16 @@ class CheckpointStore:
             dropped.append(version)
         return dropped
 
+    def watermark(self, index: StoreIndex, partition: int) -> int | None:
+        """This pool's replay watermark for `partition` in `index`, if it wrote one."""
+        return index.watermarks.get((self.pool, partition))
+
     async def write_watermark(self, partition: int, offset: int) -> None:
-        if self.index.watermarks.get(partition) == offset:
+        if self.watermark(self.index, partition) == offset:
             return
-        await self.topic.send(key=watermark_key(partition),
+        await self.topic.send(key=watermark_key(self.pool, partition),
                               value=orjson.dumps({"offset": offset}), partition=partition)
-        self.index.watermarks[partition] = offset
+        self.index.watermarks[(self.pool, partition)] = offset
 
 
 def pickled(state) -> bytes:

@@ -55,8 +55,10 @@ async def recover(pool, partition: int, committed: int | None) -> dict:
         pool.add_pending(tenant, model, meta, state)
         starts.append(meta["training_offset"])
         restored += 1
-    # Without a watermark, tenants without any checkpoint may exist: replay everything.
-    start = min([scanned.watermarks.get(partition, -1), *starts]) + 1
+    # Without this pool's watermark, tenants without any checkpoint may exist: replay
+    # everything. (Another pool's watermark says nothing of this pool's unsaved models.)
+    watermark = pool.store.watermark(scanned, partition)
+    start = min([-1 if watermark is None else watermark, *starts]) + 1
     # No committed offset: the consumer itself starts from the beginning; nothing to replay.
     end = committed if committed is not None else start
     replayed = 0

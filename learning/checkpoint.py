@@ -175,14 +175,21 @@ def chunk_key(tenant: str, model: str, version: int, index: int) -> bytes:
     return orjson.dumps(["chunk", tenant, model, version, index])
 
 
-def watermark_key(partition: int) -> bytes:
-    """Key of a partition's replay watermark (see `StoreIndex.watermarks`)."""
-    return orjson.dumps(["replay-from", partition])
+def watermark_key(pool: str, partition: int) -> bytes:
+    """Key of a pool's replay watermark for a partition (see `StoreIndex.watermarks`).
+
+    Per pool: the pools of a deployment share the store, and one pool having saved all its
+    models says nothing of another's.
+
+    >>> watermark_key("fast", 2)
+    b'["replay-from","fast",2]'
+    """
+    return orjson.dumps(["replay-from", pool, partition])
 
 
 def parse_key(key: bytes | None) -> tuple | None:
     """("meta", tenant, model, version), ("chunk", tenant, model, version, index),
-    ("replay-from", partition), or None for a key that is none of these.
+    ("replay-from", pool, partition), or None for a key that is none of these.
 
     >>> parse_key(chunk_key("acme", "arf", 2, 7))
     ('chunk', 'acme', 'arf', 2, 7)
@@ -193,7 +200,7 @@ def parse_key(key: bytes | None) -> tuple | None:
         parts = orjson.loads(key)
     except (orjson.JSONDecodeError, TypeError):
         return None
-    shapes = {"meta": (str, str, int), "chunk": (str, str, int, int), "replay-from": (int,)}
+    shapes = {"meta": (str, str, int), "chunk": (str, str, int, int), "replay-from": (str, int)}
     if not isinstance(parts, list) or not parts or parts[0] not in shapes:
         return None
     shape = shapes[parts[0]]
@@ -210,8 +217,9 @@ class StoreIndex:
     ``metas[(tenant, model)][version]`` is the metadata dict (the fields of
     `schemas.CheckpointMeta`), ``chunks[(tenant, model, version)][index]`` the chunk bytes
     (None when only its presence is known, e.g. for chunks this worker wrote),
-    ``watermarks[partition]`` the training offset after which replay must start: every
-    model on the partition whose state is not in a checkpoint learnt only records after it.
+    ``watermarks[(pool, partition)]`` the training offset after which that pool's replay must
+    start: every model of the pool on the partition whose state is not in a checkpoint learnt
+    only records after it.
 
     Examples
     --------
@@ -260,9 +268,9 @@ class StoreIndex:
                 chunks[i] = value
         else:
             if value is None:
-                self.watermarks.pop(parsed[1], None)
+                self.watermarks.pop(parsed[1:], None)
             else:
-                self.watermarks[parsed[1]] = value
+                self.watermarks[parsed[1:]] = value
 
     def models(self) -> list[tuple[str, str]]:
         return sorted(self.metas)

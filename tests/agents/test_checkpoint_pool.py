@@ -75,7 +75,7 @@ async def test_checkpoints_every_n_are_signed_for_their_tenant_model_and_version
         _, expected = reference(list(range(10)))
         assert state["progress"]["digest"] == expected[model].digest
         assert state["progress"]["predictions"] == 10
-    assert index.watermarks == {0: 9}  # everything learnt is in a checkpoint
+    assert index.watermarks == {("fast", 0): 9}  # everything learnt is in a checkpoint
 
 
 async def test_rollback_restores_the_version_once_and_learning_goes_on_from_it(pool):

@@ -72,7 +72,8 @@ async def test_a_sweep_over_many_models_computes_each_watermark_once(pool):
     assert checks.call_count <= 2 * len(models)  # each model's index entry: O(1) each
     assert len(watermark_records(pool)) == len(PARTITIONS)
     index = store_of(pool.wire)
-    assert index.watermarks == {p: state.partitions[p].next_offset - 1 for p in PARTITIONS}
+    assert index.watermarks == {("fast", p): state.partitions[p].next_offset - 1
+                                for p in PARTITIONS}
     assert len(index.metas) == len(models)
     assert state.unsaved() == []
 
@@ -106,8 +107,8 @@ async def test_a_failing_model_does_not_keep_shutdown_from_saving_the_others(poo
     assert state.unsaved() == [(TENANTS[1], "logreg")]
     # The unsaved model holds the watermark back: its record is replayed on recovery.
     for p in PARTITIONS:
-        assert store_of(pool.wire).watermarks[p] == scanned(state, p)
-    assert store_of(pool.wire).watermarks[partition_of(TENANTS[1])] < (
+        assert store_of(pool.wire).watermarks[("fast", p)] == scanned(state, p)
+    assert store_of(pool.wire).watermarks[("fast", partition_of(TENANTS[1]))] < (
         state.partitions[partition_of(TENANTS[1])].next_offset - 1)
 
 
@@ -154,10 +155,10 @@ async def test_the_watermark_is_always_the_scan_of_the_models(make_harness):
                 await state.checkpoint_many(state.unsaved()[::3], "every-s")
                 for p in PARTITIONS:
                     assert state.watermark(p) == scanned(state, p)
-                    assert store_of(h.wire).watermarks[p] == scanned(state, p)
+                    assert store_of(h.wire).watermarks[("fast", p)] == scanned(state, p)
         assert state.rt.stats.counts["checkpoints.every-n"] > 0
         await state.checkpoint_all("shutdown")
-        assert store_of(h.wire).watermarks == {p: state.partitions[p].next_offset - 1
+        assert store_of(h.wire).watermarks == {("fast", p): state.partitions[p].next_offset - 1
                                                for p in PARTITIONS}
     finally:
         await h.aclose()

@@ -220,7 +220,12 @@ def test_expired_versions_and_tombstones():
 
 def test_watermarks_and_unknown_keys():
     index = StoreIndex()
-    index.add(watermark_key(2), 41)
+    index.add(watermark_key("fast", 2), 41)
+    index.add(watermark_key("heavy", 2), 97)
+    index.add(b'["replay-from",2]', 5)  # the old, pool-less key: ignored, replay everything
     index.add(b"acme", b"something else")
     index.add(b'["meta","acme"]', {})
-    assert index.watermarks == {2: 41} and index.metas == {} and index.chunks == {}
+    assert index.watermarks == {("fast", 2): 41, ("heavy", 2): 97}
+    assert index.metas == {} and index.chunks == {}
+    index.add(watermark_key("heavy", 2), None)
+    assert index.watermarks == {("fast", 2): 41}
