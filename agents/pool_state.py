@@ -487,6 +487,7 @@ class PoolState:
             await self.store.prune(partition, tenant, name, rt.settings.checkpoint_keep)
             if watermark:
                 await self.store.write_watermark(partition, self.watermark(partition))
+            rt.metrics.checkpoint_written(sealed.size, meta.created_at)
             rt.stats.count("checkpoints", tenant)
             rt.stats.count(f"checkpoints.{reason}")
             rt.stats.counts["checkpoint_bytes"] += sealed.size

@@ -52,7 +52,6 @@ class Metrics:
                                     "(error, divergence, feature).", ["signal"], registry=r)
         self.api_requests = Counter("rendezvous_api_requests", "Control and read API requests, by "
                                     "method and status code.", ["method", "status"], registry=r)
-        # Checkpoints (issue 5) call checkpoint_written; until then the age is NaN.
         self.checkpoint_size = Gauge("rendezvous_checkpoint_size_bytes", "Size of the newest "
                                      "model checkpoint written by this worker.", registry=r)
         self.checkpoint_age = Gauge("rendezvous_checkpoint_age_seconds", "Age of the newest model "

@@ -76,6 +76,11 @@ async def test_checkpoints_every_n_are_signed_for_their_tenant_model_and_version
         assert state["progress"]["digest"] == expected[model].digest
         assert state["progress"]["predictions"] == 10
     assert index.watermarks == {("fast", 0): 9}  # everything learnt is in a checkpoint
+    # The gauges show the last checkpoint written (baseline v2: it learns after logreg).
+    sample = pool.rt.metrics.registry.get_sample_value
+    assert sample("rendezvous_checkpoint_size_bytes") == index.meta(TENANT, "baseline", 2)[
+        "size_bytes"]
+    assert 0.0 <= sample("rendezvous_checkpoint_age_seconds") < 60.0
 
 
 async def test_rollback_restores_the_version_once_and_learning_goes_on_from_it(pool):
