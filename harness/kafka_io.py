@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Callable, Iterable
 
@@ -29,38 +30,39 @@ async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | No
     return n
 
 
-async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool],
-                     timeout: float = 60.0, decode: Callable = orjson.loads) -> list:
-    """Read a topic from the beginning (no group) until ``until(records)`` or timeout."""
+@contextlib.asynccontextmanager
+async def from_beginning(bootstrap: str, topic: str, timeout: float):
+    """A group-less consumer assigned every partition of `topic`, at its beginning."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
-    out: list = []
     try:
         partitions = await topic_partitions(consumer, topic, timeout)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool],
+                     timeout: float = 60.0, decode: Callable = orjson.loads) -> list:
+    """Read a topic from the beginning (no group) until ``until(records)`` or timeout."""
+    out: list = []
+    async with from_beginning(bootstrap, topic, timeout) as consumer:
         deadline = time.monotonic() + timeout
         while not until(out) and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for messages in batch.values():
                 out.extend(decode(m.value) if decode else m for m in messages)
-    finally:
-        await consumer.stop()
     return out
 
 
 async def read_all(bootstrap: str, topic: str, quiet_s: float = 2.0,
                    decode: Callable = orjson.loads, timeout: float = 60.0) -> list:
     """Everything in the topic now, plus whatever arrives until it has been quiet for quiet_s."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
     out: list = []
-    try:
-        partitions = await topic_partitions(consumer, topic, timeout)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_beginning(bootstrap, topic, timeout) as consumer:
         last = time.monotonic()
         deadline = last + timeout
         while time.monotonic() - last < quiet_s and time.monotonic() < deadline:
@@ -69,8 +71,6 @@ async def read_all(bootstrap: str, topic: str, quiet_s: float = 2.0,
                 if messages:
                     last = time.monotonic()
                 out.extend(decode(m.value) if decode else m for m in messages)
-    finally:
-        await consumer.stop()
     return out
 
 
