@@ -14,6 +14,15 @@ Variants, per stream:
   reset    champion + drift response "reset" (retrained from the post-drift window)
   promote  champion + "promote" with the deployment's challenger as is
   fresh    champion + "promote" with a fresh challenger restarted at each alarm
+  fresh100 "fresh" with a 100-request evaluation instead of 300
+  reset-promote
+           champion + "promote" with ``reset_champion``: the champion is reset at the alarm,
+           then evaluated against the challenger over 100 requests
+
+The response reported as (c) is the variant that meets the most targets, then has the lowest
+recovery ratio, then the highest gain: chosen by the measured figures, every variant shown.
+The report also gives the floor of the recovery ratio that any response to the monitor's
+alarm has (see `alarm_floor`).
 
 Writes drift.json, drift.md and drift.png to $BENCH_OUT (default bench/results/).
 ``python -m bench.drift --quick`` is a smaller run.
@@ -88,6 +97,8 @@ POLICIES = {
     "reset": ResponsePolicy("reset"),
     "promote": ResponsePolicy("promote", window=300, margin=0.02),
     "fresh": ResponsePolicy("promote", window=300, margin=0.02, restart=("fresh",)),
+    "fresh100": ResponsePolicy("promote", window=100, margin=0.02, restart=("fresh",)),
+    "reset-promote": ResponsePolicy("promote", window=100, margin=0.02, reset_champion=True),
 }
 
 
@@ -105,7 +116,7 @@ def run_frozen(data: list) -> list[int]:
 def run_pipeline(data: list, variant: str, tenant: str = "t") -> dict:
     """Served correctness per event, detections (offset, model, signal) and responses."""
     policy = POLICIES.get(variant)
-    d = deployment(variant == "fresh")
+    d = deployment(bool(policy and policy.restart))
     models = TenantModels(d, "fast")
     monitor = DriftMonitor(tenant, d.task, DriftConfig(retain=2000))
     ledger = Ledger({})
@@ -205,6 +216,40 @@ def recovery(curve: list[float], drifts: tuple[int, ...], length: int) -> list[i
     return out
 
 
+def champion_alarms(run: dict) -> list[int]:
+    return [o for o, m, s, *_ in run["detections"] if m == "champ" and s == "error"]
+
+
+def alarm_floor(online_runs: list[dict], drifts: tuple[int, ...], length: int) -> list[int]:
+    """Events to recover, per drift, of an ideal response to the monitor's alarm: the online
+    champion's served answers until its first champion-error alarm after the drift, then, at
+    once, its accuracy of the 1000 events before the drift. No response to that alarm recovers
+    sooner: this is the floor that detection delay and the metric's own smoothing set (a
+    seed without an alarm keeps its online answers)."""
+    bounds = (*drifts, length)
+    curves = []
+    for run in online_runs:
+        curve = [float(v) for v in run["served"]]
+        for i, p in enumerate(drifts):
+            alarm = first_after(champion_alarms(run), p, bounds[i + 1])
+            if alarm is not None:
+                pre = statistics.fmean(curve[p - 1000:p])
+                curve[alarm + 1:bounds[i + 1]] = [pre] * (bounds[i + 1] - alarm - 1)
+        curves.append(curve)
+    return recovery([statistics.fmean(c) for c in zip(*curves)], drifts, length)
+
+
+def best_response(variants: dict, responses) -> str:
+    """The response meeting the most targets, then with the lowest recovery ratio, then the
+    highest gain."""
+    def rank(v):
+        s = variants[v]
+        met = (s["served_acc_gain_pp_vs_online"] >= 2) + (s["recovery_ratio_vs_online"] <= 0.5)
+        return -met, s["recovery_ratio_vs_online"], -s["served_acc_gain_pp_vs_online"]
+
+    return min(responses, key=rank)
+
+
 def false_alarms(gens, seeds, length: int) -> dict:
     """Detections of the whole monitor (every signal) on stationary streams."""
     n = alarms = challenger = 0
@@ -265,7 +310,7 @@ def main(argv=None) -> dict:
     kinds = ("abrupt", "gradual")
     seeds = (1, 2) if args.quick else (1, 2, 3)
     length, drifts = (9000, (3000, 6000)) if args.quick else (15000, (5000, 10000))
-    variants = ("online", "reset", "promote", "fresh")
+    variants = ("online", *POLICIES)
 
     runs = {}
     for gen in gens:
@@ -285,7 +330,7 @@ def main(argv=None) -> dict:
     delays, ref_delays, missed = [], [], 0
     for (gen, kind, seed), r in runs.items():
         on = r["online"]
-        mine = [o for o, m, s, *_ in on["detections"] if m == "champ" and s == "error"]
+        mine = champion_alarms(on)
         ref = standalone_detections(on["errors"])
         bounds = (*drifts, length)
         for i, p in enumerate(drifts):
@@ -298,10 +343,13 @@ def main(argv=None) -> dict:
 
     # Served accuracy and recovery, on seed-averaged curves per (generator, kind).
     table = []
-    summary = {v: {"acc": [], "recover": []} for v in ("frozen", *variants)}
+    summary = {v: {"acc": [], "recover": [], "censored": 0} for v in ("frozen", *variants)}
+    floor = []
+    censor = [b - p for p, b in zip(drifts, (*drifts[1:], length))]
     for gen in gens:
         for kind in kinds:
             row = {"stream": f"{gen} {kind}"}
+            floor += alarm_floor([runs[(gen, kind, s)]["online"] for s in seeds], drifts, length)
             for v in ("frozen", *variants):
                 curves = [runs[(gen, kind, s)][v]["served"] for s in seeds]
                 mean_curve = [statistics.fmean(c) for c in zip(*curves)]
@@ -309,6 +357,7 @@ def main(argv=None) -> dict:
                 rec = recovery(mean_curve, drifts, length)
                 summary[v]["acc"].append(acc)
                 summary[v]["recover"].extend(rec)
+                summary[v]["censored"] += sum(k == c for k, c in zip(rec, censor))
                 row[v] = (acc, statistics.fmean(rec))
             table.append(row)
 
@@ -321,7 +370,14 @@ def main(argv=None) -> dict:
     def rec_ratio(v):
         return sum(summary[v]["recover"]) / max(1, sum(summary["online"]["recover"]))
 
-    best = "reset"
+    scored = {v: {"served_acc": statistics.fmean(summary[v]["acc"]),
+                  "events_to_recover_mean": statistics.fmean(summary[v]["recover"]),
+                  "drifts_not_recovered": summary[v]["censored"],
+                  "served_acc_gain_pp_vs_online": gain(v),
+                  "recovery_ratio_vs_online": rec_ratio(v)}
+              for v in ("frozen", *variants)}
+    best = best_response(scored, POLICIES)
+    online_recover = max(1, sum(summary["online"]["recover"]))
     result = {
         "mode": "in-process (learning/ core: TenantModels + DriftMonitor + drift_response; "
                 "no Kafka)",
@@ -342,11 +398,14 @@ def main(argv=None) -> dict:
         "detector_false_alarms_per_million": det_fa,
         "served_acc_gain_pp": gain(best),
         "recovery_ratio": rec_ratio(best),
-        "variants": {v: {"served_acc": statistics.fmean(summary[v]["acc"]),
-                         "events_to_recover_mean": statistics.fmean(summary[v]["recover"]),
-                         "served_acc_gain_pp_vs_online": gain(v),
-                         "recovery_ratio_vs_online": rec_ratio(v)}
-                     for v in ("frozen", *variants)},
+        "recovery_floor": {
+            "alarm_floor_events_mean": statistics.fmean(floor),
+            "alarm_floor_ratio": sum(floor) / online_recover,
+            "smoothing_floor_ratio": SMOOTH * len(floor) / online_recover,
+            "online_events_to_recover_mean": statistics.fmean(summary["online"]["recover"]),
+            "drifts": len(floor),
+        },
+        "variants": scored,
         "table": table,
         "responses": {f"{g}/{k}/{s}": {v: r[v]["responses"] for v in variants if v != "online"}
                       for (g, k, s), r in runs.items()},
@@ -388,12 +447,33 @@ def markdown(r: dict, variants) -> str:
     for row in r["table"]:
         lines.append(f"| {row['stream']} | " + " | ".join(
             f"{row[v][0]:.3f} ({row[v][1]:.0f})" for v in names) + " |")
-    lines += ["", "| variant | served acc | gain vs online (pp) | recovery ratio vs online |",
-              "|---|---|---|---|"]
+    lines += ["", "| variant | served acc | gain vs online (pp) | recovery ratio vs online "
+              "| drifts not recovered |", "|---|---|---|---|---|"]
     for v in names:
         s = r["variants"][v]
         lines.append(f"| {v} | {s['served_acc']:.4f} | {s['served_acc_gain_pp_vs_online']:+.2f} "
-                     f"| {s['recovery_ratio_vs_online']:.2f} |")
+                     f"| {s['recovery_ratio_vs_online']:.2f} | {s['drifts_not_recovered']} of "
+                     f"{r['recovery_floor']['drifts']} |")
+    f = r["recovery_floor"]
+    lines += [
+        "",
+        f"(c) is {r['response_variant']!r}: of the configured responses, the one meeting the most "
+        "targets, then with the lowest recovery ratio, then the highest gain.",
+        "",
+        f"Why recovery_ratio <= 0.5 is out of reach here: online takes "
+        f"{f['online_events_to_recover_mean']:.0f} events per drift on average. An ideal response "
+        "that restored the pre-drift accuracy the instant the monitor alarmed would still take "
+        f"{f['alarm_floor_events_mean']:.0f} (ratio {f['alarm_floor_ratio']:.2f}): the detection "
+        f"delay ({r['detection_delay_mean']:.0f} events), plus the {SMOOTH}-event smoothing of "
+        "the metric, which must fill with post-alarm answers before it is within "
+        f"{RECOVER_PP:g} pp (alone, {SMOOTH} events per drift: ratio "
+        f"{f['smoothing_floor_ratio']:.2f} even for a response at the drift itself). A promotion "
+        "adds its evaluation window on top. And recovery is measured against each variant's own "
+        "accuracy before the drift: where the next concept is harder for every model (Agrawal), "
+        "no variant gets back within 2 pp before the next drift and the drift counts as its "
+        "whole segment, for online and responses alike; a response that raised accuracy before "
+        "the drift (a promoted tree) sets itself a higher bar.",
+    ]
     lines += ["", "Detector-level false alarms per million stationary values:", ""]
     lines += [f"- {k}: {v:.1f}" for k, v in r["detector_false_alarms_per_million"].items()]
     return "\n".join(lines) + "\n"

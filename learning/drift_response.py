@@ -9,7 +9,10 @@ Per tenant, a `ResponsePolicy` names the action taken when the *champion's error
   learning.
 - ``promote``: an `Evaluation` opens over the next ``window`` labelled requests; when it
   closes (`conclude`), the best challenger is promoted if its accuracy beats the champion's
-  by ``margin``, else the champion is kept.
+  by ``margin``, else the champion is kept. With ``reset_champion`` the champion is also
+  reset at the alarm, as for ``reset``, so that the challengers are compared with a champion
+  that already learns the new concept: a challenger wins only where its model family suits
+  the new concept better.
 - ``rollback``: a decision record for the checkpoint store (restore the champion's last
   checkpoint from before the post-change window); the deployment itself does not change.
 
@@ -69,15 +72,28 @@ class ResponsePolicy:
     cooldown
         Training offsets after an acting detection during which further champion alarms only
         alert: the pool may still report on the old model until it sees the new deployment.
+    reset_champion
+        ``promote`` only: also reset the champion at the alarm (rebuilt, retrained from the
+        post-drift window) before the evaluation. ``bench.drift`` measured it as the best
+        response (served accuracy and recovery): the reset recovers a champion whose family
+        still fits, the evaluation replaces one whose family no longer does.
 
     Examples
     --------
-    >>> ResponsePolicy.from_dict({"action": "promote", "restart": ["fresh"]})
-    ResponsePolicy(action='promote', margin=0.02, window=500, restart=('fresh',), cooldown=500)
+    >>> ResponsePolicy.from_dict({"action": "promote", "restart": ["fresh"]})  # doctest: +ELLIPSIS
+    ResponsePolicy(action='promote', margin=0.02, window=500, restart=('fresh',), cooldown=500, ...)
+    >>> ResponsePolicy.from_dict({"action": "promote", "window": 100, "reset_champion": True})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ResponsePolicy(action='promote', margin=0.02, window=100, restart=(), cooldown=500,
+                   reset_champion=True)
     >>> ResponsePolicy.from_dict({"action": "retrain"})
     Traceback (most recent call last):
     ...
     ValueError: drift response action 'retrain' is not one of alert, promote, reset, rollback
+    >>> ResponsePolicy("reset", reset_champion=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: drift response reset_champion applies to action 'promote' only, not 'reset'
 
     """
 
@@ -86,6 +102,7 @@ class ResponsePolicy:
     window: int = 500
     restart: tuple[str, ...] = ()
     cooldown: int = 500
+    reset_champion: bool = False
 
     def __post_init__(self):
         if isinstance(self.restart, list):
@@ -101,6 +118,12 @@ class ResponsePolicy:
                 raise ValueError(f"drift response {name} must be a positive int, got {v!r}")
         if not all(isinstance(n, str) and n for n in self.restart):
             raise ValueError(f"drift response restart must be model names, got {self.restart!r}")
+        if not isinstance(self.reset_champion, bool):
+            raise ValueError(f"drift response reset_champion must be true or false, got "
+                             f"{self.reset_champion!r}")
+        if self.reset_champion and self.action != "promote":
+            raise ValueError(f"drift response reset_champion applies to action 'promote' only, "
+                             f"not {self.action!r}")
 
     @classmethod
     def from_dict(cls, d: Mapping) -> ResponsePolicy:
@@ -209,10 +232,11 @@ def respond(deployment: Deployment, detection: Detection, policy: ResponsePolicy
 
     new, restarted = _restart(deployment, policy)
     changes: dict = {"restarted": restarted} if restarted else {}
-    if policy.action == "reset":
+    if policy.action == "reset" or policy.reset_champion:
         new = _rebuild(new, champion.name)
         changes = {"reset": {champion.name: [champion.version, champion.version + 1]},
                    **changes}
+    if policy.action == "reset":
         return response("reset", f"champion reset: {what}", new, changes=changes)
     if policy.action == "rollback":
         changes = {"rollback": {"model": champion.name, "version": champion.version,
@@ -221,12 +245,14 @@ def respond(deployment: Deployment, detection: Detection, policy: ResponsePolicy
         return response("rollback", f"roll the champion back to its last checkpoint from "
                         f"before the change: {what}", new, changes=changes)
     candidates = [m.name for m in new.models if m.role == "challenger"]
+    reset = "champion reset, " if policy.reset_champion else ""
     if not candidates:
-        return response("alert", f"no challenger to evaluate: {what}", new, changes=changes)
+        return response("reset" if reset else "alert",
+                        f"{reset}no challenger to evaluate: {what}", new, changes=changes)
     changes = {"evaluate": {"champion": champion.name, "challengers": candidates,
                             "window": policy.window}, **changes}
-    return response("evaluate", f"evaluating challengers over the next {policy.window} "
-                    f"labelled requests: {what}", new, changes=changes)
+    return response("evaluate", f"{reset}evaluating challengers over the next "
+                    f"{policy.window} labelled requests: {what}", new, changes=changes)
 
 
 def _role(d: Deployment, name: str) -> str:

@@ -162,3 +162,70 @@ def test_policy_validation():
         ResponsePolicy("promote", window=0)
     assert ResponsePolicy.from_dict(ResponsePolicy("reset", restart=("a",)).to_dict()) == \
         ResponsePolicy("reset", restart=("a",))
+
+
+def test_promote_with_reset_champion_resets_then_evaluates_the_reset_champion():
+    d = with_fresh()
+    policy = ResponsePolicy("promote", window=2, reset_champion=True, restart=("fresh",))
+    new, r = respond(d, DRIFT, policy)
+    assert (r.action, r.deployment_version_before, r.deployment_version_after) == \
+        ("evaluate", d.version, d.version + 2)
+    assert r.changes == {"evaluate": {"champion": "logreg", "challengers": ["hoeffding", "fresh"],
+                                      "window": 2},
+                         "reset": {"logreg": [1, 2]}, "restarted": ["fresh"]}
+    assert r.reason.startswith("champion reset, evaluating challengers over the next 2 ")
+    assert new.champion == dataclasses.replace(d.champion, version=2)
+    assert apply_response(d, r, new) is new
+
+    # The evaluation compares the challengers with the reset champion, as for plain promote.
+    e = Evaluation(r.key, "classification", "logreg", ("hoeffding", "fresh"), window=2)
+    e.record({"logreg": 1, "hoeffding": 0, "fresh": 1}, 1)
+    e.record({"logreg": 1, "hoeffding": 1, "fresh": 1}, 1)
+    kept, c = conclude(new, r, e, policy)
+    assert kept is new and c.action == "keep" and kept.champion.version == 2
+
+
+def test_promote_with_reset_champion_and_no_challenger_still_resets():
+    d = apply_command(default_deployment(), "retire", {"model": "hoeffding"})
+    new, r = respond(d, DRIFT, ResponsePolicy("promote", reset_champion=True))
+    assert r.action == "reset" and r.changes == {"reset": {"logreg": [1, 2]}}
+    assert r.reason.startswith("champion reset, no challenger to evaluate: ")
+    assert new.champion.version == 2
+
+
+@pytest.mark.parametrize("action, reset_champion, acts", [
+    ("promote", True, "evaluate"),
+    ("promote", False, "evaluate"),
+    ("reset", False, "reset"),
+])
+def test_reset_champion_within_the_cooldown_only_alerts(action, reset_champion, acts):
+    d, ledger = default_deployment(), Ledger({})
+    policy = ResponsePolicy(action, reset_champion=reset_champion, cooldown=1000)
+    new, r = handle(d, DRIFT, policy, ledger)
+    assert r.action == acts
+    assert new.champion.version == (2 if action == "reset" or reset_champion else 1)
+    soon = dataclasses.replace(DRIFT, training_offset=5500)
+    same, r2 = handle(new, soon, policy, ledger)
+    assert same is new and r2.action == "alert"
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"action": "reset", "reset_champion": True},
+     "reset_champion applies to action 'promote' only, not 'reset'"),
+    ({"action": "alert", "reset_champion": True},
+     "reset_champion applies to action 'promote' only, not 'alert'"),
+    ({"action": "promote", "reset_champion": "yes"},
+     "reset_champion must be true or false, got 'yes'"),
+    ({"action": "promote", "reset_champion": 1},
+     "reset_champion must be true or false, got 1"),
+])
+def test_reset_champion_validation(fields, message):
+    with pytest.raises(ValueError, match=message):
+        ResponsePolicy.from_dict(fields)
+
+
+def test_reset_champion_round_trips():
+    policy = ResponsePolicy("promote", window=100, reset_champion=True)
+    assert policy.to_dict()["reset_champion"] is True
+    assert ResponsePolicy.from_dict(policy.to_dict()) == policy
+    assert ResponsePolicy.from_dict({"action": "promote"}).reset_champion is False
