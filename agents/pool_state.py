@@ -40,6 +40,11 @@ from .pool_checkpoints import CheckpointStore, pickled, read_partition
 log = logging.getLogger(__name__)
 
 SCORED_MEMORY = 100_000  # per tenant: far more than can be in flight between enrich and learn
+# Per tenant: the requests learnt last. A training record is re-sent when the serving worker
+# dies after sending it but before its pending-table write reached the changelog: the event is
+# redelivered and its label emitted again, at another offset. Such copies follow within
+# seconds, far inside this window, and are not learnt twice.
+LEARNED_MEMORY = 100_000
 # A timer tick checkpoints at most twice its share of the unsaved models (every_s spread over
 # ticks), oldest first, and at least this many: a sweep over 30k models is spread over ticks.
 MIN_PER_TICK = 256
@@ -66,6 +71,7 @@ class PoolState:
         self.recoveries: list[dict] = []
         self._previews: dict[str, TenantModels] = {}
         self._scored: dict[str, OrderedDict] = {}
+        self._learned: dict[str, OrderedDict] = {}
         self._pending: dict[str, dict[str, tuple[dict, dict]]] = {}  # restores during replay
         self._to_check: set[int] = set()  # assigned, not yet checked against the group offset
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -129,7 +135,7 @@ class PoolState:
         self._unsaved.pop(partition, None)
         for tenant in (held.tenants if held else ()):
             for d in (self.models, self.progress, self._previews, self._pending, self._scored,
-                      self.partition_of, self.drift):
+                      self._learned, self.partition_of, self.drift):
                 d.pop(tenant, None)
             self.rt.stats.models.pop(tenant, None)
 
@@ -162,10 +168,20 @@ class PoolState:
         return request_id in self._scored.get(tenant, ())
 
     def _mark_scored(self, tenant: str, request_id: str) -> None:
-        seen = self._scored.setdefault(tenant, OrderedDict())
-        seen[request_id] = None
-        if len(seen) > SCORED_MEMORY:
-            seen.popitem(last=False)
+        _remember(self._scored, tenant, request_id, SCORED_MEMORY)
+
+    def _first_learning(self, training: Training) -> bool:
+        """Whether this is the first training record of its request (see LEARNED_MEMORY).
+
+        Fed in stream order, live and in replay alike, so a recovered pool skips the same
+        copies a pool that never stopped skipped (unless the first copy lies before the
+        replay's start: then the copy is learnt, the one case where they differ).
+        """
+        if training.request_id in self._learned.get(training.tenant, ()):
+            self.rt.stats.count("training_duplicates", training.tenant)
+            return False
+        _remember(self._learned, training.tenant, training.request_id, LEARNED_MEMORY)
+        return True
 
     async def score_and_publish(self, enriched: Enriched, models: TenantModels) -> None:
         """Every model of the tenant in this pool scores the request once; one record each."""
@@ -196,6 +212,8 @@ class PoolState:
                         held.next_offset, offset - 1)
             self.rt.stats.count("training_gaps")
         models, learners = await self._prepare(training, offset, partition)
+        if not self._first_learning(training):
+            learners = []
         enriched = training.enriched
         if learners and not self.was_scored(enriched.tenant, enriched.request_id):
             await self.score_and_publish(enriched, models)
@@ -214,6 +232,8 @@ class PoolState:
     async def replay(self, training: Training, offset: int, partition: int) -> None:
         """A training record already processed before a crash or rebalance: learn only."""
         _, learners = await self._prepare(training, offset, partition)
+        if not self._first_learning(training):
+            learners = []
         self._mark_scored(training.tenant, training.request_id)
         models = self.models.get(training.tenant)
         self._learn(training, offset, learners)
@@ -528,3 +548,10 @@ class PoolState:
                 yield m.offset, decode(Training, m.value, self.rt.limits)
             except InvalidRecord:
                 continue  # dead-lettered when it was first consumed; never learnt
+
+
+def _remember(memory: dict[str, OrderedDict], tenant: str, request_id: str, size: int) -> None:
+    seen = memory.setdefault(tenant, OrderedDict())
+    seen[request_id] = None
+    if len(seen) > size:
+        seen.popitem(last=False)

@@ -182,3 +182,17 @@ async def test_serving_enriched_bytes_are_what_the_pool_scores(serving, fast_poo
         await fast_pool.put("learn_from_training", training_sent.value)
         await fast_pool.put("score_enriched", enriched_sent.value)
     assert [s.topic for s in fast_pool.wire.log] == ["scores", "scores", "<learn>"]
+
+
+async def test_a_label_sent_twice_is_learnt_once(fast_pool):
+    """A serving worker that dies after sending a training record, before its pending-table
+    write reaches the changelog, sends it again when the event is redelivered."""
+    sent = [training_bytes("r1", True, features={"a": 1.0}),
+            training_bytes("r2", False, features={"a": -1.0})]
+    for value in (sent[0], sent[1], sent[0]):
+        await fast_pool.put("learn_from_training", value)
+    progress = {name: p for name, (_, p) in fast_pool.rt.pool.progress[TENANT].items()}
+    assert {name: (p.offset, p.predictions) for name, p in progress.items()} == {
+        "logreg": (1, 2), "baseline": (1, 2)}
+    assert fast_pool.rt.stats.counts["training_duplicates"] == 1
+    assert fast_pool.rt.stats.counts["learned"] == 2
