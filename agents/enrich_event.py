@@ -51,10 +51,13 @@ def attach(rt) -> None:
                 await rt.dead_letter(message, exc, stage="enrich")
                 continue
             rkey = request_key(ev.tenant, ev.request_id)
-            if rkey in tables.pending:
+            opened = tables.pending.get(rkey)
+            if opened is not None:
                 # Redelivered after a crash, or a producer retry: the request is being
                 # answered already, and a second slot would answer it twice.
                 rt.stats.count("requests_redelivered", ev.tenant)
+                if "closed_at" not in opened and "enriched" in opened:
+                    await resend_open_request(rt, message.key, opened)
                 continue
             now = time.time()
             if ev.replay is None:
@@ -81,7 +84,7 @@ def attach(rt) -> None:
             body = encode(enriched)
             slot = open_request(ev.tenant, ev.request_id, ev.entity, ev.ts, deployment)
             tables.pending[rkey] = {"slot": slot.to_dict(), "partition": message.partition,
-                                   "label": ev.label}
+                                   "label": ev.label, "enriched": body.decode()}
             rt.slots[rkey] = slot
             rt.deadlines.push(slot.deadline_at, rkey, message.partition)
             early = tables.awaiting_label.get(rkey) if ev.label is None else None
@@ -98,8 +101,28 @@ def attach(rt) -> None:
                 tables.awaiting_label[rkey] = label_joined(
                     rt, rkey, tables.awaiting_label[rkey], early["early"]["label"])
             if ev.label is not None:
-                training = Training(tenant=ev.tenant, request_id=ev.request_id, label=ev.label,
-                                    source="inline", enriched=enriched, labelled_at=now)
-                await topics.training.send(key=message.key, value=encode(training))
-                rt.metrics.training.labels("inline").inc()
-                rt.stats.count("training", ev.tenant)
+                await send_inline_training(rt, message.key, enriched, ev.label, now)
+
+
+async def send_inline_training(rt, key: bytes, enriched: Enriched, label, now: float) -> None:
+    training = Training(tenant=enriched.tenant, request_id=enriched.request_id, label=label,
+                        source="inline", enriched=enriched, labelled_at=now)
+    await rt.topics.training.send(key=key, value=encode(training))
+    rt.metrics.training.labels("inline").inc()
+    rt.stats.count("training", enriched.tenant)
+
+
+async def resend_open_request(rt, key: bytes, opened: dict) -> None:
+    """Send an open request's enriched record (and inline label) again, as first enriched.
+
+    The worker that opened it may have died after its pending-table write reached the
+    changelog but before these did: without them the request would be answered by default
+    and its label never learnt. Both are idempotent downstream: pools score a request once
+    and learn a request id once, and scores after the answer are only counted as late.
+    """
+    body = opened["enriched"].encode()
+    await rt.topics.enriched.send(key=key, value=body)
+    if opened.get("label") is not None:
+        await send_inline_training(rt, key, decode(Enriched, body, rt.limits), opened["label"],
+                                   time.time())
+    rt.stats.count("requests_resent", opened["slot"]["tenant"])

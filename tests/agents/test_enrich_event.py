@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 
 from learning.deployment import default_deployment
 from schemas import Enriched, Training, decode
-from tables.writes import request_key
+from tables.writes import put, request_key
 
 from .conftest import KEY, LIMITS, TENANT, event_bytes, state_update_bytes
 
@@ -152,15 +154,35 @@ async def test_invalid_event_is_dead_lettered_at_enrich_and_never_enriched(
     assert serving.rt.stats.counts["requests"] == 0
 
 
-async def test_request_id_redelivered_while_open_is_skipped_not_answered_twice(serving):
-    await serving.put("enrich_event", event_bytes("r1", features={"a": 1.0}))
-    await serving.put("enrich_event", event_bytes("r1", features={"a": 2.0}))
+@pytest.mark.parametrize("label, topics", [(None, ["enriched"]),
+                                           (True, ["enriched", "training"])])
+async def test_request_redelivered_while_open_resends_its_first_outputs_not_a_new_slot(
+        serving, label, topics):
+    """The worker that opened it may have died before its outputs reached Kafka."""
+    await serving.put("enrich_event", event_bytes("r1", features={"a": 1.0}, label=label))
+    first = list(serving.wire.log)
+    slot = serving.rt.tables.pending[RKEY]["slot"]
+    serving.wire.clear()
+    await serving.put("enrich_event", event_bytes("r1", features={"a": 2.0}, label=label))
 
-    assert serving.wire.topics() == ["enriched"]
+    assert [s.topic for s in first] == serving.wire.topics() == topics
+    assert serving.wire.of("enriched")[0].value == first[0].value  # the first event's input
+    if label is not None:
+        [again] = serving.wire.records("training", Training)
+        [before] = [decode(Training, s.value, LIMITS) for s in first if s.topic == "training"]
+        assert (again.request_id, again.label, again.enriched) == (
+            before.request_id, before.label, before.enriched)
+    assert serving.rt.tables.pending[RKEY]["slot"] == slot
     assert serving.rt.stats.counts["requests_redelivered"] == 1
-    # The open request keeps the first event's slot.
-    [enriched] = serving.wire.records("enriched", Enriched)
-    assert enriched.features == {"a": 1.0}
+
+
+async def test_request_redelivered_after_its_answer_is_skipped(serving):
+    await serving.put("enrich_event", event_bytes("r1", label=True))
+    put(serving.rt.tables.pending, 0, RKEY, {"closed_at": time.time(), "partition": 0})
+    serving.wire.clear()
+    await serving.put("enrich_event", event_bytes("r1", label=True))
+    assert serving.wire.topics() == []
+    assert serving.rt.stats.counts["requests_redelivered"] == 1
 
 
 async def test_same_request_id_of_another_tenant_is_a_separate_request(serving):
