@@ -102,12 +102,12 @@ def run() -> dict:
         outcome = verify(c.bootstrap, c.env, sent, timeout=600)
         labels = dict(load.labels)
         counts = wait_trained(c, labels)
-        wrong = {t: {m: k for m, k in counts.get(t, {}).items() if k != labels[t]}
-                 for t in labels}
+        wrong = {t: {"labels": labels[t], "trained": counts.get(t, {})} for t in labels
+                 if any(k != labels[t] for k in counts.get(t, {}).values()) or not counts.get(t)}
         report["crash_loop"] = {"requests": outcome["requests"], "lost": outcome["lost"],
                                 "duplicates": outcome["duplicates"], "reasons": outcome["reasons"],
                                 "crashes": c.crashes(),
-                                "trained_not_equal_labels": {t: w for t, w in wrong.items() if w}}
+                                "trained_not_equal_labels": wrong}
         report["broker"] = {"pause_s": pause_s, "pause_resume_s": round(paused, 2),
                             "restart_resume_s": round(restarted, 2)}
         say(f"  {report['crash_loop']}\n  {report['broker']}")
