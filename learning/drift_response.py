@@ -80,8 +80,10 @@ class ResponsePolicy:
 
     Examples
     --------
-    >>> ResponsePolicy.from_dict({"action": "promote", "restart": ["fresh"]})  # doctest: +ELLIPSIS
-    ResponsePolicy(action='promote', margin=0.02, window=500, restart=('fresh',), cooldown=500, ...)
+    >>> ResponsePolicy.from_dict({"action": "promote", "restart": ["fresh"]})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ResponsePolicy(action='promote', margin=0.02, window=500, restart=('fresh',), cooldown=500,
+                   reset_champion=False)
     >>> ResponsePolicy.from_dict({"action": "promote", "window": 100, "reset_champion": True})
     ... # doctest: +NORMALIZE_WHITESPACE
     ResponsePolicy(action='promote', margin=0.02, window=100, restart=(), cooldown=500,

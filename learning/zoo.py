@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from river import base, dummy, forest, linear_model, preprocessing, stats, tree
+from river import base, dummy, forest, linear_model, optim, preprocessing, stats, tree
 
 from learning.drills import Failing, Sleepy
 from learning.errors import DeploymentError
@@ -21,7 +21,12 @@ class UnknownSpec(DeploymentError):
     """A spec the zoo doesn't know for a task, or parameters its model doesn't take."""
 
 
-def _logreg(**params) -> base.Estimator:
+def _logreg(lr: float | None = None, **params) -> base.Estimator:
+    # An optimizer is not JSON: a deployment names the SGD learning rate of the weights.
+    if lr is not None:
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+            raise ValueError(f"lr must be a number > 0, got {lr!r}")
+        params["optimizer"] = optim.SGD(lr)
     return preprocessing.StandardScaler() | linear_model.LogisticRegression(**params)
 
 
@@ -98,6 +103,13 @@ def build(spec: str, task: str, params: dict | None = None) -> base.Estimator:
     50
     >>> print(build("logreg", "classification"))
     StandardScaler | LogisticRegression
+    >>> fast = build("logreg", "classification", {"lr": 0.05})
+    >>> fast["LogisticRegression"].optimizer.learning_rate
+    0.05
+    >>> build("logreg", "classification", {"lr": 0})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    learning.zoo.UnknownSpec: bad params for spec 'logreg' (classification): lr must be ..., got 0
     >>> build("arf", "regression").seed
     42
     >>> build("logreg", "regression")  # doctest: +ELLIPSIS
