@@ -49,7 +49,7 @@ bench: venv kafka-jars
 	$(PY) -m bench.run
 
 bench-drift: venv kafka-jars
-	$(PY) -m bench.drift
+	$(PY) -m bench.drift_pipeline
 
 bench-faults: venv kafka-jars
 	$(PY) -m bench.faults
