@@ -78,10 +78,11 @@ class Spec:
     stationary: tuple[str, ...] = ()  # generators with one online tenant and no drift
     drift_warmup: int = 1000
     frozen_after: int = WARMUP
+    response: str = RESPONSE  # (c): the headline figures are its gain and recovery vs online
 
     def __post_init__(self):
-        if "online" not in self.variants:
-            raise ValueError("every figure is relative to the online variant")
+        if not {"online", self.response} <= set(self.variants):
+            raise ValueError("the figures compare the response variant with the online one")
 
     def tenants(self) -> dict[str, tuple]:
         """tenant -> (generator, kind, seed, variant); kind "stationary" has no drift."""
@@ -176,11 +177,11 @@ async def poll_learned(pool, learned: list, stop: asyncio.Event) -> None:
 
 
 async def drive(bootstrap: str, env: str, spec: Spec, streams: dict, rate: float, pool,
-                say=print) -> dict:
+                in_flight: int, say=print) -> dict:
     """Send every tenant's event i before any event i+1, at most ``rate`` events/s and with
-    at most IN_FLIGHT requests per tenant unanswered (2 * IN_FLIGHT labels unlearnt: the
-    pool's count is polled), so that answers come from models that have learnt all but the
-    last few examples, not from a backlog; then wait until everything is answered and
+    at most ``in_flight`` requests per tenant unanswered (twice that many labels unlearnt:
+    the pool's count is polled), so that answers come from models that have learnt all but
+    the last few examples, not from a backlog; then wait until everything is answered and
     learnt."""
     tenants = spec.tenants()
     results: list = []
@@ -191,7 +192,7 @@ async def drive(bootstrap: str, env: str, spec: Spec, streams: dict, rate: float
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                 request_timeout_ms=120_000)
     await producer.start()
-    window = IN_FLIGHT * len(tenants)
+    window = in_flight * len(tenants)
     n = labelled = 0
     held = 0.0
     began = due = last = time.monotonic()
@@ -222,9 +223,9 @@ async def drive(bootstrap: str, env: str, spec: Spec, streams: dict, rate: float
         drained = {}
         while len(drained) < 2 and time.monotonic() - produced < 1800:
             if len(results) >= n:
-                drained.setdefault("results", time.monotonic() - produced)
+                drained.setdefault("results", round(time.monotonic() - produced, 1))
             if learned[0] >= labelled:
-                drained.setdefault("learned", time.monotonic() - produced)
+                drained.setdefault("learned", round(time.monotonic() - produced, 1))
             await asyncio.sleep(0.2)
     finally:
         stop.set()
@@ -272,7 +273,8 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_pipeline(bootstrap: str, env: str, spec: Spec, pool, rate: float, say=print) -> dict:
+def run_pipeline(bootstrap: str, env: str, spec: Spec, pool, rate: float,
+                 in_flight: int = IN_FLIGHT, say=print) -> dict:
     """Send the spec's streams through running workers of ``env``; read back what they did.
 
     ``pool`` is the fast pool's `harness.workers.FaustWorker` (its ledger says when every
@@ -281,7 +283,7 @@ def run_pipeline(bootstrap: str, env: str, spec: Spec, pool, rate: float, say=pr
     streams = {(g, k, s): spec.data(g, k, s) for g, k, s, _ in tenants.values()}
     say(f"pipeline: {len(tenants)} tenants x {spec.length} events, at most {rate:.0f} "
         f"events/s ...")
-    sent = asyncio.run(drive(bootstrap, env, spec, streams, rate, pool, say))
+    sent = asyncio.run(drive(bootstrap, env, spec, streams, rate, pool, in_flight, say))
     drift = asyncio.run(read_all(bootstrap, f"{env}.drift", quiet_s=3.0))
     responses = asyncio.run(read_all(bootstrap, f"{env}.drift-responses", quiet_s=3.0))
     wanted: dict[int, set[str]] = {}
@@ -291,8 +293,8 @@ def run_pipeline(bootstrap: str, env: str, spec: Spec, pool, rate: float, say=pr
     say(f"  results {len(sent['results'])} of {sent['events']}, learnt {sent['learned']} of "
         f"{sent['labelled']} in {sent['produce_s']:.0f}s (+{sent['results_drain_s']}s, "
         f"+{sent['learned_drain_s']}s), {len(drift)} detections, {len(responses)} responses")
-    return {"sent": sent, "rate": rate, "streams": streams, "results": sent.pop("results"),
-            "drift": drift, "responses": responses, "rids": rids}
+    return {"sent": sent, "rate": rate, "in_flight": in_flight, "streams": streams,
+            "results": sent.pop("results"), "drift": drift, "responses": responses, "rids": rids}
 
 
 def per_tenant(spec: Spec, raw: dict) -> dict:
@@ -408,8 +410,8 @@ def analyse(spec: Spec, raw: dict) -> dict:
         "delays": per_drift,
         "false_alarms": fa, "false_alarm_events": fa_events,
         "false_alarms_per_million": fa * 1e6 / max(1, fa_events),
-        "served_acc_gain_pp": gain(RESPONSE) if RESPONSE in variants else None,
-        "recovery_ratio": rec_ratio(RESPONSE) if RESPONSE in variants else None,
+        "served_acc_gain_pp": gain(spec.response),
+        "recovery_ratio": rec_ratio(spec.response),
         "variants": {v: {"served_acc": statistics.fmean(summary[v]["acc"]),
                          "events_to_recover_mean": statistics.fmean(summary[v]["recover"]),
                          "served_acc_gain_pp_vs_online": gain(v),
@@ -451,9 +453,7 @@ def in_process(spec: Spec, streams: dict, fa_seeds: tuple, fa_length: int, det_n
                             else inproc.run_pipeline(data, v, tenant=f"{g}-{s}"))
                         for v in spec.variants}
                 served[f"{g} {k} {s}"] = {v: r["served"] for v, r in runs.items()}
-                on = runs.get("online")
-                if on is None:
-                    continue
+                on = runs["online"]
                 mine = [o for o, m, sig, *_ in on["detections"] if m == "champ" and sig == "error"]
                 ref = standalone_detections(on["errors"])
                 for i, p in enumerate(spec.drifts):
@@ -472,8 +472,7 @@ def in_process(spec: Spec, streams: dict, fa_seeds: tuple, fa_length: int, det_n
                 "no Kafka): bench.drift's functions",
         "same_streams": {"served_acc": acc,
                          "detection_delay_ratio": sum(delays) / max(1, sum(ref_delays)),
-                         "served_acc_gain_pp": (100 * (acc[RESPONSE] - acc["online"])
-                                                if RESPONSE in acc and "online" in acc else None)},
+                         "served_acc_gain_pp": 100 * (acc[spec.response] - acc["online"])},
         "false_alarms_per_million": fa["per_million"],
         "false_alarm_events": fa["events"],
         "false_alarms": fa["alarms"],
@@ -496,6 +495,7 @@ def report(spec: Spec, raw: dict, pipe: dict, inp: dict, cluster_s: float, total
                     "frozen_learns_first": spec.frozen_after, "drift_warmup": spec.drift_warmup},
         "load": {"events": sent["events"], "labelled": sent["labelled"],
                  "max_rate_events_per_s": raw["rate"],
+                 "max_unanswered_per_tenant": raw["in_flight"],
                  "rate_events_per_s": round(sent["events"] / sent["produce_s"], 1),
                  "produce_s": round(sent["produce_s"], 1),
                  "held_back_s": round(sent["held_s"], 1),
@@ -504,7 +504,7 @@ def report(spec: Spec, raw: dict, pipe: dict, inp: dict, cluster_s: float, total
                  "deadline_ms": DEADLINE_MS,
                  "deadline_note": "generous on purpose: every answer is the champion's "
                                   "(see results.reasons), so served accuracy measures models"},
-        "response_variant": RESPONSE,
+        "response_variant": spec.response,
         "detection_delay_ratio": pipe["detection_delay_ratio"],
         "detection_delay_mean": pipe["detection_delay_mean"],
         "standalone_delay_mean": pipe["standalone_delay_mean"],
@@ -542,10 +542,10 @@ def markdown(r: dict) -> str:
         f"Drift bench, {r['mode']}: {len(s['generators']) * len(s['kinds']) * len(s['seeds'])} "
         f"streams x {len(names)} variants, {s['length']} events each, drifts at "
         f"{s['drift_points']}; {load['events']} events at {load['rate_events_per_s']:.0f}/s "
-        f"(at most {load['max_rate_events_per_s']:.0f}/s and {IN_FLIGHT} unanswered requests "
-        f"per tenant), deadline {load['deadline_ms']:.0f} ms: answers by reason "
-        f"{res['reasons']}, latency p50 {num(res['latency_ms_p50'], '.0f')} ms, p99 "
-        f"{num(res['latency_ms_p99'], '.0f')} ms; {res['results']} results for "
+        f"(at most {load['max_rate_events_per_s']:.0f}/s and "
+        f"{load['max_unanswered_per_tenant']} unanswered requests per tenant), deadline "
+        f"{load['deadline_ms']:.0f} ms: answers by reason {res['reasons']}, latency p50 "
+        f"{num(res['latency_ms_p50'], '.0f')} ms, p99 {num(res['latency_ms_p99'], '.0f')} ms; {res['results']} results for "
         f"{res['events']} events ({res['missing']} missing, {res['duplicates']} duplicates).",
         "",
         "| target | measured | goal |",
@@ -620,7 +620,7 @@ def plot(spec: Spec, pipe: dict, path: Path) -> None:
                 colours[v] = line.get_color()
             for p in spec.drifts:
                 ax.axvline(p, color="k", ls="--", lw=1)
-            for n, v in enumerate(v for v in ("online", RESPONSE) if v in spec.variants):
+            for n, v in enumerate(("online", spec.response)):
                 dets = [p for p, m, sig, *_ in
                         pipe["tenants"][f"{g}-{k}-{spec.seeds[0]}-{v}"]["detections"]
                         if p is not None and m == "champ" and sig == "error"]
