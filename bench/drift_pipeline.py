@@ -545,8 +545,9 @@ def markdown(r: dict) -> str:
         f"(at most {load['max_rate_events_per_s']:.0f}/s and "
         f"{load['max_unanswered_per_tenant']} unanswered requests per tenant), deadline "
         f"{load['deadline_ms']:.0f} ms: answers by reason {res['reasons']}, latency p50 "
-        f"{num(res['latency_ms_p50'], '.0f')} ms, p99 {num(res['latency_ms_p99'], '.0f')} ms; {res['results']} results for "
-        f"{res['events']} events ({res['missing']} missing, {res['duplicates']} duplicates).",
+        f"{num(res['latency_ms_p50'], '.0f')} ms, p99 {num(res['latency_ms_p99'], '.0f')} ms; "
+        f"{res['results']} results for {res['events']} events ({res['missing']} missing, "
+        f"{res['duplicates']} duplicates).",
         "",
         "| target | measured | goal |",
         "|---|---|---|",
