@@ -74,9 +74,10 @@ class ResponsePolicy:
         alert: the pool may still report on the old model until it sees the new deployment.
     reset_champion
         ``promote`` only: also reset the champion at the alarm (rebuilt, retrained from the
-        post-drift window) before the evaluation. ``bench.drift`` measured it as the best
-        response (served accuracy and recovery): the reset recovers a champion whose family
-        still fits, the evaluation replaces one whose family no longer does.
+        post-drift window) before the evaluation: the reset recovers a champion whose
+        family still fits the new concept, the evaluation replaces one whose family no longer
+        does. With a fast-learning challenger in ``restart`` it is the best response
+        ``bench.drift`` measured, in served accuracy and in recovery.
 
     Examples
     --------
