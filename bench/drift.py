@@ -132,7 +132,7 @@ def run_pipeline(data: list, variant: str, tenant: str = "t") -> dict:
     policy = POLICIES.get(variant)
     d = deployment(policy.restart if policy else ())
     models = TenantModels(d, "fast")
-    monitor = DriftMonitor(tenant, d.task, DriftConfig(retain=2000))
+    monitor = DriftMonitor(tenant, d.task, DriftConfig())
     ledger = Ledger({})
     served, detections, responses, errors = [], [], [], []
     evaluation = opened = None
@@ -159,30 +159,22 @@ def run_pipeline(data: list, variant: str, tenant: str = "t") -> dict:
                                         tuple(response.changes["evaluate"]["challengers"]),
                                         policy.window)
                 opened = response
-            d = _install(models, monitor, d, new, det)
+            d = _install(models, d, new)
             responses.append((offset, response.action, response.changes))
         if evaluation is not None and evaluation.done:
             new, response = conclude(d, opened, evaluation, policy)
-            d = _install(models, monitor, d, new, None)
+            d = _install(models, d, new)
             responses.append((offset, response.action, response.changes))
             evaluation = opened = None
     return {"served": served, "detections": detections, "responses": responses,
             "errors": errors}
 
 
-def _install(models: TenantModels, monitor: DriftMonitor, old: Deployment, new: Deployment,
-             det) -> Deployment:
-    """What the pool does when a new deployment reaches it: sync; a rebuilt model is
-    retrained from the post-drift window (the replay of `training` from the change)."""
-    if new is old:
-        return old
-    changes = models.sync(new, "fast")
-    if det is not None:
-        window = monitor.post_drift_examples(det)
-        for name in changes.replaced:
-            slot = models.slots[name]
-            for x, y in window:
-                slot.learn(x, y)
+def _install(models: TenantModels, old: Deployment, new: Deployment) -> Deployment:
+    """What a pool does when a new deployment reaches it: sync (a rebuilt model starts fresh
+    and learns from the next record on)."""
+    if new is not old:
+        models.sync(new, "fast")
     return new
 
 

@@ -30,8 +30,7 @@ that replays ``training`` from a checkpoint offset rebuilds the same detectors.
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from river import drift
 
@@ -66,9 +65,6 @@ class DriftConfig:
         number of values that fix the reference range of a winsorised signal.
     clock
         ADWIN checks for a cut every ``clock`` values (River's default, 32).
-    retain
-        Labelled examples kept for `DriftMonitor.post_drift_examples` (0: none): what a model
-        reset after a drift is retrained from.
     min_change
         Smallest change of a divergence or feature mean (in its [0, 1] units) that is
         reported (errors are reported at any size: their first cut is diluted by pre-change
@@ -83,7 +79,6 @@ class DriftConfig:
     feature_budget: int = 16
     warmup: int = 1000
     clock: int = 32
-    retain: int = 0
     min_change: float = 0.01
 
     def __post_init__(self):
@@ -94,9 +89,8 @@ class DriftConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if not 0 <= self.min_change < 1:
             raise ValueError(f"min_change must be in [0, 1), got {self.min_change!r}")
-        for name in ("warmup", "retain"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup!r}")
 
     @property
     def feature_delta(self) -> float:
@@ -221,20 +215,6 @@ class Watch:
         return n_before, n_after, mean_before, mean_after
 
 
-@dataclass
-class _Examples:
-    """The last `retain` labelled examples, with their training offsets."""
-
-    retain: int
-    items: deque = field(default_factory=deque)
-
-    def add(self, offset: int, x: dict, y) -> None:
-        if self.retain:
-            self.items.append((offset, x, y))
-            while len(self.items) > self.retain:
-                self.items.popleft()
-
-
 class DriftMonitor:
     """The drift detectors of one tenant's models in one pool.
 
@@ -281,7 +261,6 @@ class DriftMonitor:
         self.versions: dict[str, int] = {}
         self.canary: str | None = None
         self.champion: str | None = None
-        self.examples = _Examples(self.config.retain)
         self.n_observed = 0
         self.n_detections = 0
 
@@ -337,7 +316,7 @@ class DriftMonitor:
 
     def observe(self, training_offset: int, x: dict, errors: dict[str, float | None],
                 outputs: dict[str, object] | None = None, roles: dict[str, str] | None = None,
-                versions: dict[str, int] | None = None, y=None) -> list[Detection]:
+                versions: dict[str, int] | None = None) -> list[Detection]:
         """One labelled example, after the models predicted it (and before or after they
         learnt it: the errors are progressive either way).
 
@@ -358,8 +337,6 @@ class DriftMonitor:
             Model name -> role; every model of `errors` is a "challenger" when omitted.
         versions
             Model name -> version: a model whose version changed (rebuilt) starts afresh.
-        y
-            The label, kept for `post_drift_examples` when ``config.retain`` > 0.
 
         Returns
         -------
@@ -370,7 +347,6 @@ class DriftMonitor:
         roles = roles if roles is not None else dict.fromkeys(errors, "challenger")
         self._sync(roles, versions)
         self.n_observed += 1
-        self.examples.add(training_offset, x, y)
         found: list[Detection] = []
 
         for name, err in errors.items():
@@ -432,7 +408,7 @@ class DriftMonitor:
                 errors[name] = float(pred != y)
             else:
                 errors[name] = abs(float(pred) - float(y))
-        return self.observe(training_offset, features, errors, outputs, roles, versions, y)
+        return self.observe(training_offset, features, errors, outputs, roles, versions)
 
     def _divergence(self, canary: str, champion: str, errors: dict,
                     outputs: dict | None) -> float | None:
@@ -456,12 +432,3 @@ class DriftMonitor:
         n_before, n_after, mean_before, mean_after = cut
         found.append(Detection(self.tenant, model, signal, offset, n_before, n_after,
                                mean_before, mean_after))
-
-    def post_drift_examples(self, detection: Detection) -> list[tuple[dict, object]]:
-        """The retained examples of `detection`'s post-change window (its last ``n_after``
-        examples of this tenant up to its offset), oldest first: what a model reset after it
-        is retrained from (at most ``config.retain``). Partition offsets are shared by the
-        tenants of a partition, so the window is counted in this tenant's examples."""
-        upto = [(x, y) for offset, x, y in self.examples.items
-                if offset <= detection.training_offset]
-        return upto[-detection.n_after:] if detection.n_after else []

@@ -119,24 +119,19 @@ def test_replay_gives_the_same_detections():
     assert a == b and len(a) == 1
 
 
-def test_observe_models_and_post_drift_examples():
+def test_observe_models_detects_the_champions_error_change():
     models = TenantModels(default_deployment(), "fast")
-    monitor = DriftMonitor("acme", "classification", DriftConfig(warmup=100, retain=500))
+    monitor = DriftMonitor("acme", "classification", DriftConfig(warmup=100))
     rng = random.Random(2)
-    found, windows, seen = [], [], []
+    found = []
     for t in range(3000):
         x = {"a": rng.uniform(-1, 1)}
         y = (x["a"] > 0) if t < 1500 else (x["a"] <= 0)
-        seen.append((x, y))
         models.learn_all(x, y)
-        for d in monitor.observe_models(t, x, y, models):
-            found.append(d)
-            windows.append(monitor.post_drift_examples(d))  # at detection time, as a pool
-    champ = [i for i, d in enumerate(found) if d.model == "logreg" and d.signal == "error"]
-    assert champ and 1500 <= found[champ[0]].training_offset < 1700
-    d, window = found[champ[0]], windows[champ[0]]
-    assert len(window) == min(d.n_after, 500)
-    assert window == seen[d.training_offset + 1 - len(window):d.training_offset + 1]
+        found += monitor.observe_models(t, x, y, models)
+    champ = [d for d in found if d.model == "logreg" and d.signal == "error"]
+    assert champ and 1500 <= champ[0].training_offset < 1700
+    assert champ[0].mean_after > champ[0].mean_before
 
 
 def test_config_is_validated():
