@@ -103,7 +103,8 @@ class Detection:
 
     ``n_before``/``mean_before`` describe the part of the window ADWIN dropped,
     ``n_after``/``mean_after`` the part it kept (the post-change window, ending at
-    ``training_offset``, inclusive).
+    ``training_offset``, inclusive). ``position`` counts the tenant's own labelled examples
+    the monitor has seen (``training_offset`` counts every tenant of the partition).
     """
 
     tenant: str
@@ -114,6 +115,7 @@ class Detection:
     n_after: int
     mean_before: float
     mean_after: float
+    position: int | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -431,4 +433,4 @@ class DriftMonitor:
             return
         n_before, n_after, mean_before, mean_after = cut
         found.append(Detection(self.tenant, model, signal, offset, n_before, n_after,
-                               mean_before, mean_after))
+                               mean_before, mean_after, self.n_observed))

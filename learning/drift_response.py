@@ -413,12 +413,17 @@ class Ledger:
 
     ``store`` is any mutable mapping (a dict, or a changelog-backed table keyed by tenant).
 
+    The cooldown counts the tenant's own examples (`Detection.position`) when detections
+    carry them: training offsets also count the other tenants of the partition.
+
     >>> ledger = Ledger({})
-    >>> d = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
+    >>> d = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> ledger.seen(d), ledger.note(d, acted=True), ledger.seen(d)
     (False, None, True)
-    >>> ledger.cooling(Detection("acme", "logreg", "error", 5100, 9, 1, 0.1, 0.4), 2000)
+    >>> ledger.cooling(Detection("acme", "logreg", "error", 5100, 9, 1, 0.1, 0.4, 1020), 500)
     True
+    >>> ledger.cooling(Detection("acme", "logreg", "error", 5400, 9, 1, 0.1, 0.4, 1600), 500)
+    False
     """
 
     MAX_KEYS = 256  # per tenant
@@ -433,14 +438,21 @@ class Ledger:
         return _key(d) in self._get(d.tenant)["keys"]
 
     def cooling(self, d: Detection, cooldown: int) -> bool:
+        """Whether `d` comes less than `cooldown` of the tenant's examples after its last
+        acting detection. A position that went back (the pool's monitor restarted with a
+        recovery) is not cooling: a response then acts rather than being swallowed."""
         acted = self._get(d.tenant)["acted_at"]
-        return acted is not None and 0 <= d.training_offset - acted < cooldown
+        return acted is not None and 0 <= _position(d) - acted < cooldown
 
     def note(self, d: Detection, acted: bool) -> None:
         entry = self._get(d.tenant)
         keys = [*entry["keys"], _key(d)][-self.MAX_KEYS:]
-        acted_at = d.training_offset if acted else entry["acted_at"]
+        acted_at = _position(d) if acted else entry["acted_at"]
         self.store[d.tenant] = {"keys": keys, "acted_at": acted_at}
+
+
+def _position(d: Detection) -> int:
+    return d.training_offset if d.position is None else d.position
 
 
 def _key(d: Detection) -> str:
@@ -454,13 +466,13 @@ def handle(deployment: Deployment, detection: Detection, policy: ResponsePolicy,
 
     >>> from learning.deployment import default_deployment
     >>> d, ledger = default_deployment(), Ledger({})
-    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
+    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> new, r = handle(d, drift, ResponsePolicy("reset"), ledger)
     >>> r.action, handle(new, drift, ResponsePolicy("reset"), ledger)
     ('reset', None)
-    >>> later = dataclasses.replace(drift, training_offset=5300)
+    >>> later = dataclasses.replace(drift, training_offset=5300, position=1060)
     >>> handle(new, later, ResponsePolicy("reset"), ledger)[1].reason[:30]
-    'cooldown: the tenant acted at '
+    'cooldown: the tenant acted 60 '
     """
     if ledger.seen(detection):
         return None
@@ -470,8 +482,8 @@ def handle(deployment: Deployment, detection: Detection, policy: ResponsePolicy,
         ledger.note(detection, acted=False)
         return deployment, Response(
             detection.tenant, detection.model, detection.signal, detection.training_offset,
-            "alert", f"cooldown: the tenant acted at training offset {acted}, "
-            f"{detection.training_offset - acted} offsets ago", deployment.version,
+            "alert", f"cooldown: the tenant acted {_position(detection) - acted} of its "
+            f"examples ago", deployment.version,
             deployment.version)
     new, response = respond(deployment, detection, policy)
     ledger.note(detection, acted=response.action != "alert")

@@ -222,6 +222,7 @@ class DriftEvent(_Record):
     mean_before: float
     mean_after: float
     detected_at: float
+    position: Optional[int] = None
 
 
 # topic: control

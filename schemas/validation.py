@@ -166,6 +166,7 @@ FIELD_RULES: dict[type[faust.Record], dict[str, c.Check]] = {
         "mean_before": c.number,
         "mean_after": c.number,
         "detected_at": _TIME,
+        "position": c.nullable(c.integer(0)),
     },
     ControlCommand: {
         "tenant": _TENANT,
