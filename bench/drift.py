@@ -308,7 +308,8 @@ def detector_false_alarms(n: int) -> dict:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     ap.add_argument("--out", default=os.environ.get("BENCH_OUT", "bench/results"))
     args = ap.parse_args(argv)
     t0 = time.time()

@@ -648,7 +648,8 @@ def write(out: Path, result: dict, spec: Spec, pipe: dict) -> str:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     ap.add_argument("--out", default=os.environ.get("BENCH_OUT", "bench/results"))
     ap.add_argument("--rate", type=float, default=float(os.environ.get("BENCH_DRIFT_RATE", 0))
                     or None, help="events/s into the pipeline, all tenants together")
