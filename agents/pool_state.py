@@ -274,6 +274,10 @@ class PoolState:
         for name, (meta, state) in list(self._pending.get(tenant, {}).items()):
             if offset > meta["training_offset"]:
                 self._install(tenant, models, name, meta, state)
+        for name, (slot, progress) in list(tracks.items()):
+            start = slot.deployment.retrain_from
+            if start is not None and progress.offset < 0 and start < offset:
+                await self._retrain(tenant, name, partition, start, offset)
         for name, slot in models.slots.items():
             m = slot.deployment
             if m.restore_version is not None and tracks[name][1].restore != [m.restore_version,
@@ -281,6 +285,28 @@ class PoolState:
                 await self._rollback(tenant, name, partition)
         learners = [name for name, (_, p) in tracks.items() if offset > p.offset]
         return models, learners
+
+    async def _retrain(self, tenant: str, name: str, partition: int, start: int,
+                       end: int) -> None:
+        """A drift response rebuilt `name` to retrain on the post-drift window: it learns its
+        tenant's training records from `start` up to `end` (read from Kafka, so a recovery
+        that replays this record retrains it the same way), then goes on from `end`."""
+        slot, progress = self.progress[tenant][name]
+        async for offset, training in self.read_training(partition, start, end):
+            if training.tenant != tenant:
+                continue
+            e = training.enriched
+            try:
+                slot.learn(model_input(e.features, e.state, e.aggregates, e.context),
+                           training.label)
+            except LearnError:
+                continue
+            first = progress.first_unsaved
+            progress.advance(offset, training.request_id, slot.last_prediction)
+            if first is None:
+                self._note_unsaved(tenant, name, progress)
+        progress.offset = end - 1
+        self.rt.stats.count("drift_retrains", tenant)
 
     def _tracks(self, tenant: str, models: TenantModels) -> dict:
         tracks = self.progress.setdefault(tenant, {})

@@ -66,7 +66,7 @@ class DriftResponses:
             return None
         detection = Detection(drift.tenant, drift.model, drift.signal, drift.training_offset,
                               drift.n_before, drift.n_after, drift.mean_before,
-                              drift.mean_after, drift.position)
+                              drift.mean_after, drift.position, drift.window_start)
         policy = self.policy(drift.tenant)
         handled = handle(current, detection, policy, self.ledger)
         if handled is None:

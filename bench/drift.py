@@ -159,22 +159,30 @@ def run_pipeline(data: list, variant: str, tenant: str = "t") -> dict:
                                         tuple(response.changes["evaluate"]["challengers"]),
                                         policy.window)
                 opened = response
-            d = _install(models, d, new)
+            d = _install(models, d, new, data, offset)
             responses.append((offset, response.action, response.changes))
         if evaluation is not None and evaluation.done:
             new, response = conclude(d, opened, evaluation, policy)
-            d = _install(models, d, new)
+            d = _install(models, d, new, data, offset)
             responses.append((offset, response.action, response.changes))
             evaluation = opened = None
     return {"served": served, "detections": detections, "responses": responses,
             "errors": errors}
 
 
-def _install(models: TenantModels, old: Deployment, new: Deployment) -> Deployment:
-    """What a pool does when a new deployment reaches it: sync (a rebuilt model starts fresh
-    and learns from the next record on)."""
-    if new is not old:
-        models.sync(new, "fast")
+def _install(models: TenantModels, old: Deployment, new: Deployment, data: list,
+             offset: int) -> Deployment:
+    """What a pool does when a new deployment reaches it: sync; a model a drift response
+    rebuilt is retrained on the post-drift window (from its ``retrain_from`` through the
+    record at `offset`), then learns on."""
+    if new is old:
+        return old
+    changes = models.sync(new, "fast")
+    for name in changes.replaced:
+        slot = models.slots[name]
+        start = slot.deployment.retrain_from
+        for x, y in data[start:offset + 1] if start is not None else ():
+            slot.learn(x, y)
     return new
 
 

@@ -92,6 +92,10 @@ class ModelDeployment:
     restore_token
         Tells rollbacks apart (the deployment version that carried the rollback), so a pool
         applies each one once although every later deployment still carries it.
+    retrain_from
+        A drift response's rebuild: the ``training`` offset where the post-drift window
+        starts. The pool retrains the fresh model on its tenant's records from there before
+        it learns on; None: the rebuilt model starts from nothing.
 
     """
 
@@ -104,6 +108,7 @@ class ModelDeployment:
     version: int = 1
     restore_version: int | None = None
     restore_token: int | None = None
+    retrain_from: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -127,6 +132,10 @@ class ModelDeployment:
                 raise DeploymentError(f"{where}: {name} must be null or an int >= 1, got {value!r}")
         if (self.restore_version is None) != (self.restore_token is None):
             raise DeploymentError(f"{where}: restore_version and restore_token go together")
+        if self.retrain_from is not None and (not _is_int(self.retrain_from)
+                                              or self.retrain_from < 0):
+            raise DeploymentError(
+                f"{where}: retrain_from must be null or an int >= 0, got {self.retrain_from!r}")
 
     def to_dict(self) -> dict:
         return {
@@ -139,6 +148,7 @@ class ModelDeployment:
             # Only when set: deployments that never rolled back keep their exact dicts.
             **({"restore_version": self.restore_version, "restore_token": self.restore_token}
                if self.restore_version is not None else {}),
+            **({"retrain_from": self.retrain_from} if self.retrain_from is not None else {}),
         }
 
 

@@ -178,12 +178,18 @@ def _acting(detection: Detection, deployment: Deployment) -> bool:
             and detection.mean_after > detection.mean_before)
 
 
-def _rebuild(d: Deployment, name: str) -> Deployment:
+def _rebuild(d: Deployment, name: str, retrain_from: int | None) -> Deployment:
+    """`name` rebuilt (a new version); the pool retrains it from `retrain_from` on."""
     m = d.model(name)
-    return apply_command(d, "deploy", {"model": {**m.to_dict(), "version": m.version + 1}})
+    rebuilt = {**m.to_dict(), "version": m.version + 1}
+    rebuilt.pop("retrain_from", None)
+    if retrain_from is not None:
+        rebuilt["retrain_from"] = retrain_from
+    return apply_command(d, "deploy", {"model": rebuilt})
 
 
-def _restart(d: Deployment, policy: ResponsePolicy) -> tuple[Deployment, list[str]]:
+def _restart(d: Deployment, policy: ResponsePolicy,
+             retrain_from: int | None) -> tuple[Deployment, list[str]]:
     restarted = []
     for name in policy.restart:
         try:
@@ -191,7 +197,7 @@ def _restart(d: Deployment, policy: ResponsePolicy) -> tuple[Deployment, list[st
         except KeyError:
             continue
         if role != "champion":
-            d = _rebuild(d, name)
+            d = _rebuild(d, name, retrain_from)
             restarted.append(name)
     return d, restarted
 
@@ -231,10 +237,10 @@ def respond(deployment: Deployment, detection: Detection, policy: ResponsePolicy
     if policy.action == "alert" or not _acting(detection, deployment):
         return response("alert", f"alert only: {what}", deployment)
 
-    new, restarted = _restart(deployment, policy)
+    new, restarted = _restart(deployment, policy, detection.window_start)
     changes: dict = {"restarted": restarted} if restarted else {}
     if policy.action == "reset" or policy.reset_champion:
-        new = _rebuild(new, champion.name)
+        new = _rebuild(new, champion.name, detection.window_start)
         changes = {"reset": {champion.name: [champion.version, champion.version + 1]},
                    **changes}
     if policy.action == "reset":

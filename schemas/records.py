@@ -223,6 +223,7 @@ class DriftEvent(_Record):
     mean_after: float
     detected_at: float
     position: Optional[int] = None
+    window_start: Optional[int] = None
 
 
 # topic: control

@@ -167,6 +167,7 @@ FIELD_RULES: dict[type[faust.Record], dict[str, c.Check]] = {
         "mean_after": c.number,
         "detected_at": _TIME,
         "position": c.nullable(c.integer(0)),
+        "window_start": c.nullable(c.integer(0)),
     },
     ControlCommand: {
         "tenant": _TENANT,

@@ -21,8 +21,9 @@ def test_abrupt_drift_in_one_tenant_triggers_its_response_only(kafka, start_work
     env = fresh_env()
     (tmp_path / "d.json").write_bytes(orjson.dumps({t: deployment(MODELS) for t in ("drifty", "steady")}))
     responses = orjson.dumps({"drifty": {"action": "reset"}, "*": {"action": "alert"}}).decode()
-    start_workers(env, [("serving", {}), ("fast", {})], deployments_file=str(tmp_path / "d.json"),
-                  drift_responses=responses, drift_warmup=300)
+    _, pool = start_workers(env, [("serving", {}), ("fast", {})],
+                            deployments_file=str(tmp_path / "d.json"),
+                            drift_responses=responses, drift_warmup=300)
     xs = points(17, PRE + POST)
     records = []
     for i, p in enumerate(xs):
@@ -46,3 +47,15 @@ def test_abrupt_drift_in_one_tenant_triggers_its_response_only(kafka, start_work
     resets = [r for r in answered if r.get("action") == "reset"]
     assert {r["tenant"] for r in answered} == {"drifty"}
     assert resets and resets[0]["model"] == "logreg"
+    # The reset champion is retrained on the post-drift window the detection named, when
+    # the new deployment reaches the pool with the tenant's next requests.
+    assert detection["window_start"] is not None
+    assert resets[0]["changes"]["reset"] == {"logreg": [1, 2]}
+    later = points(18, 20)
+    asyncio.run(produce(kafka, f"{env}.events", [
+        event("drifty", f"d-late-{i}", "e0", time.time(), p, label=p["x"] <= 0)
+        for i, p in enumerate(later)]))
+    deadline = time.monotonic() + 60
+    while pool.stats()["counts"].get("drift_retrains", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert pool.stats()["counts"]["drift_retrains"] == 1

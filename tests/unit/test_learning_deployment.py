@@ -125,6 +125,8 @@ def _delete(path):
         (_set(["policy", "deadline_ms"], -5.0), "policy.deadline_ms must be a number > 0, got -5.0"),
         (_set(["version"], 0), "version must be an int >= 1, got 0"),
         (_set(["models", 0, "version"], 0), "model 'base': version must be an int >= 1, got 0"),
+        (_set(["models", 0, "retrain_from"], -1), "model 'base': retrain_from must be null or an int >= 0, got -1"),
+        (_set(["models", 0, "retrain_from"], True), "model 'base': retrain_from must be null or an int >= 0, got True"),
         (_set(["policy", "deadline"], 10), "policy: unknown field 'deadline'"),
         (_delete(["models", 0, "role"]), "models[0]: missing field 'role'"),
         (_delete(["task"]), "deployment: missing field 'task'"),
@@ -173,3 +175,11 @@ def test_ab_arm_nested_and_tenant_specific():
     # Growing the split only adds entities: nobody flips back to the champion.
     assert small <= large
     assert small != other
+
+
+def test_retrain_from_round_trips_and_is_absent_when_unset():
+    d = rich().to_dict()
+    assert all("retrain_from" not in m for m in d["models"])
+    d["models"][0]["retrain_from"] = 4901
+    back = Deployment.from_dict(d)
+    assert back.models[0].retrain_from == 4901 and back.to_dict() == d

@@ -43,7 +43,9 @@ def test_abrupt_error_change_is_detected_at_an_exact_offset_within_a_bound():
     assert record == {"tenant": "acme", "model": "champ", "signal": "error",
                       "training_offset": 4183, "n_before": d.n_before, "n_after": d.n_after,
                       "mean_before": d.mean_before, "mean_after": d.mean_after,
-                      "detected_at": 12.0, "position": 4084}  # the tenant's 4084th example
+                      "detected_at": 12.0, "position": 4084,  # the tenant's 4084th example
+                      "window_start": 4183 - d.n_after + 1}  # offsets here are consecutive
+    assert d.n_after <= 1000
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

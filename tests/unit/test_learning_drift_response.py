@@ -229,3 +229,22 @@ def test_reset_champion_round_trips():
     assert policy.to_dict()["reset_champion"] is True
     assert ResponsePolicy.from_dict(policy.to_dict()) == policy
     assert ResponsePolicy.from_dict({"action": "promote"}).reset_champion is False
+
+
+@pytest.mark.parametrize("window_start, retrain_from", [(4901, 4901), (None, None)])
+@pytest.mark.parametrize("policy", [ResponsePolicy("reset"),
+                                    ResponsePolicy("promote", reset_champion=True,
+                                                   restart=("fresh",))])
+def test_rebuilt_models_retrain_from_the_post_drift_window(policy, window_start, retrain_from):
+    drift = dataclasses.replace(DRIFT, window_start=window_start)
+    new, _ = respond(with_fresh(), drift, policy)
+    rebuilt = {m.name: m.retrain_from for m in new.models
+               if m.version == 2}
+    expected = {"logreg": retrain_from}
+    if policy.restart:
+        expected["fresh"] = retrain_from
+    assert rebuilt == expected
+    assert new.model("baseline").retrain_from is None
+    again, _ = respond(new, dataclasses.replace(drift, training_offset=9000,
+                                                window_start=None), ResponsePolicy("reset"))
+    assert again.champion.version == 3 and again.champion.retrain_from is None
