@@ -4,8 +4,9 @@ Per tenant, a `ResponsePolicy` names the action taken when the *champion's error
 (other signals, a canary's feature or divergence, a challenger's error, only ever alert):
 
 - ``alert``: nothing changes; the response says so.
-- ``reset``: the champion is rebuilt (a new model version); the pools start it fresh at the
-  first training record that carries the new deployment, and it learns from there.
+- ``reset``: the champion is rebuilt (a new model version) with ``retrain_from``, where the
+  detection's post-change window starts: at the first training record that carries the new
+  deployment, its pool retrains it on the tenant's records since then, and it learns on.
 - ``promote``: an `Evaluation` opens over the next ``window`` labelled requests; when it
   closes (`conclude`), the best challenger is promoted if its accuracy beats the champion's
   by ``margin``, else the champion is kept. With ``reset_champion`` the champion is also
@@ -15,8 +16,8 @@ Per tenant, a `ResponsePolicy` names the action taken when the *champion's error
 - ``rollback``: a decision record for the checkpoint store (restore the champion's last
   checkpoint from before the post-change window); the deployment itself does not change.
 
-Any policy may also ``restart`` named challengers at each alarm: they are rebuilt fresh, the
-"fresh challenger" strategy of the drift bench.
+Any policy may also ``restart`` named challengers at each alarm: they are rebuilt and
+retrained the same way, the "fresh challenger" strategy of the drift bench.
 
 Every response is a `Response` event saying what changed and why. Deployment changes go
 through `learning.control.apply_command` (``deploy`` of a model with a bumped version for a
@@ -67,14 +68,16 @@ class ResponsePolicy:
     window
         ``promote``: labelled requests in the evaluation window.
     restart
-        Challengers rebuilt fresh at each alarm (skipped while one is the champion).
+        Challengers rebuilt at each alarm (skipped while one is the champion).
     cooldown
-        Training offsets after an acting detection during which further champion alarms only
-        alert: the pool may still report on the old model until it sees the new deployment.
+        The tenant's examples after an acting detection during which further champion alarms
+        only alert: the pool may still report on the old model until it sees the new
+        deployment.
     reset_champion
-        ``promote`` only: also reset the champion at the alarm (rebuilt fresh) before the
-        evaluation: the reset recovers a champion whose family still fits the new concept,
-        the evaluation replaces one whose family no longer does. With a fast-learning challenger in ``restart`` it is the best response
+        ``promote`` only: also reset the champion at the alarm (rebuilt and retrained on the
+        post-change window) before the evaluation: the reset recovers a champion whose
+        family still fits the new concept, the evaluation replaces one whose family no
+        longer does. With a fast-learning challenger in ``restart`` it is the best response
         ``bench.drift`` measured, in served accuracy and in recovery.
 
     Examples
