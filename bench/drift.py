@@ -447,6 +447,13 @@ def main(argv=None) -> dict:
     return result
 
 
+def stream_table(table: list[dict], names) -> list[str]:
+    """Markdown rows: per stream, each variant's served accuracy (events to recover)."""
+    return ["| stream | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
+            *(f"| {row['stream']} | " + " | ".join(
+                f"{row[v][0]:.3f} ({row[v][1]:.0f})" for v in names) + " |" for row in table)]
+
+
 def markdown(r: dict, variants) -> str:
     names = ("frozen", *variants)
     lines = [
@@ -467,12 +474,8 @@ def markdown(r: dict, variants) -> str:
         "",
         "Served accuracy (mean events to recover within 2 pp) per stream, seed-averaged:",
         "",
-        "| stream | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
+        *stream_table(r["table"], names),
     ]
-    for row in r["table"]:
-        lines.append(f"| {row['stream']} | " + " | ".join(
-            f"{row[v][0]:.3f} ({row[v][1]:.0f})" for v in names) + " |")
     lines += ["", "| variant | served acc | gain vs online (pp) | recovery ratio vs online "
               "| same, drifts online recovers from | drifts not recovered |",
               "|---|---|---|---|---|---|"]

@@ -49,7 +49,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import drift as inproc
 from bench.drift import (POLICIES, WARMUP, deployment, detector_false_alarms, false_alarms,
-                         first_after, recovery, smooth, standalone_detections, stationary, stream)
+                         first_after, recovery, smooth, standalone_detections, stationary,
+                         stream, stream_table)
 from harness.faults import Cluster
 from harness.kafka_io import read_all, topic_partitions
 
@@ -570,12 +571,8 @@ def markdown(r: dict) -> str:
         "",
         "Pipeline served accuracy (events to recover within 2 pp, mean over drifts):",
         "",
-        "| stream | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
+        *stream_table(r["table"], names),
     ]
-    for row in r["table"]:
-        lines.append(f"| {row['stream']} | " + " | ".join(
-            f"{row[v][0]:.3f} ({row[v][1]:.0f})" for v in names) + " |")
     same = ip["same_streams"]["served_acc"] if ip else {}
     lines += ["", "| variant | served acc | gain vs online (pp) | recovery ratio vs online | "
               "detections | responses | in-process acc, same streams |",
