@@ -16,6 +16,7 @@ import time
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 
 from app.topics import bootstrap_servers
 from learning.checkpoint import (Sealed, StoreIndex, chunk_key, meta_key, parse_key, split,
@@ -25,10 +26,18 @@ from schemas import CheckpointMeta, InvalidRecord, decode, encode, to_plain
 log = logging.getLogger(__name__)
 
 
+STALL_S = 30.0  # no record for this long while behind `end`: the read is stuck, start over
+
+
 async def read_partition(bootstrap: str, topic: str, partition: int, start: int | None,
-                         end: int | None = None):
+                         end: int | None = None, stall_s: float = STALL_S):
     """The records of one partition from `start` (None: the beginning) up to `end` (None: the
-    end offset now), with a plain consumer: no group, nothing committed."""
+    end offset now), with a plain consumer: no group, nothing committed.
+
+    Raises `KafkaTimeoutError` when no record arrives for `stall_s` while the position is
+    short of `end`: a recovery read that once hung forever after a worker restart (the pool
+    then never served again) is retried by `PoolState.ready` instead.
+    """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
@@ -41,9 +50,16 @@ async def read_partition(bootstrap: str, topic: str, partition: int, start: int 
             await consumer.seek_to_beginning(tp)
         else:
             consumer.seek(tp, start)
-        while await consumer.position(tp) < end:
+        last_progress = time.monotonic()
+        while (position := await consumer.position(tp)) < end:
             batch = await consumer.getmany(tp, timeout_ms=500)
-            for message in batch.get(tp, ()):
+            messages = batch.get(tp, ())
+            if messages:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > stall_s:
+                raise KafkaTimeoutError(f"{topic}[{partition}]: no record for {stall_s:.0f}s at "
+                                        f"offset {position}, reading up to {end}")
+            for message in messages:
                 if message.offset >= end:
                     return
                 yield message
