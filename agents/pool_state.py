@@ -187,7 +187,7 @@ class PoolState:
         """Every model of the tenant in this pool scores the request once; one record each."""
         rt = self.rt
         self._mark_scored(enriched.tenant, enriched.request_id)
-        x = model_input(enriched.features, enriched.state, enriched.aggregates, enriched.context)
+        x = _input(enriched)
         key = enriched.tenant.encode()
         for slot, scored in models.score_all(x):
             score = Score(tenant=enriched.tenant, request_id=enriched.request_id, model=slot.name,
@@ -212,8 +212,6 @@ class PoolState:
                         held.next_offset, offset - 1)
             self.rt.stats.count("training_gaps")
         models, learners = await self._prepare(training, offset, partition)
-        if not self._first_learning(training):
-            learners = []
         enriched = training.enriched
         if learners and not self.was_scored(enriched.tenant, enriched.request_id):
             await self.score_and_publish(enriched, models)
@@ -232,8 +230,6 @@ class PoolState:
     async def replay(self, training: Training, offset: int, partition: int) -> None:
         """A training record already processed before a crash or rebalance: learn only."""
         _, learners = await self._prepare(training, offset, partition)
-        if not self._first_learning(training):
-            learners = []
         self._mark_scored(training.tenant, training.request_id)
         models = self.models.get(training.tenant)
         self._learn(training, offset, learners)
@@ -260,7 +256,8 @@ class PoolState:
 
     async def _prepare(self, training: Training, offset: int, partition: int):
         """Bring the tenant's models to this record's deployment, install restores due here;
-        return the models and the names of those that learn this record."""
+        return the models and the names of those that learn this record (none for a copy of
+        a request already learnt)."""
         tenant = training.tenant
         self._place(tenant, partition)
         deployment = self.resolver.parse(tenant, training.enriched.deployment)
@@ -283,6 +280,8 @@ class PoolState:
             if m.restore_version is not None and tracks[name][1].restore != [m.restore_version,
                                                                                m.restore_token]:
                 await self._rollback(tenant, name, partition)
+        if not self._first_learning(training):
+            return models, []
         learners = [name for name, (_, p) in tracks.items() if offset > p.offset]
         return models, learners
 
@@ -295,16 +294,12 @@ class PoolState:
         async for offset, training in self.read_training(partition, start, end):
             if training.tenant != tenant:
                 continue
-            e = training.enriched
             try:
-                slot.learn(model_input(e.features, e.state, e.aggregates, e.context),
-                           training.label)
+                slot.learn(_input(training.enriched), training.label)
             except LearnError:
                 continue
-            first = progress.first_unsaved
-            progress.advance(offset, training.request_id, slot.last_prediction)
-            if first is None:
-                self._note_unsaved(tenant, name, progress)
+            self._advance(tenant, name, progress, offset, training.request_id,
+                          slot.last_prediction)
         progress.offset = end - 1
         self.rt.stats.count("drift_retrains", tenant)
 
@@ -321,8 +316,7 @@ class PoolState:
     def _learn(self, training: Training, offset: int, learners: list[str]) -> None:
         if not learners:
             return
-        enriched = training.enriched
-        x = model_input(enriched.features, enriched.state, enriched.aggregates, enriched.context)
+        x = _input(training.enriched)
         tracks = self.progress[training.tenant]
         models = self.models[training.tenant]
         if len(learners) == len(models.slots):
@@ -335,10 +329,16 @@ class PoolState:
                     pass  # counted by the slot; the record is still behind this model
         for name in learners:
             slot, progress = tracks[name]
-            first = progress.first_unsaved
-            progress.advance(offset, training.request_id, slot.last_prediction)
-            if first is None:  # its first record since its last checkpoint
-                self._note_unsaved(training.tenant, name, progress)
+            self._advance(training.tenant, name, progress, offset, training.request_id,
+                          slot.last_prediction)
+
+    def _advance(self, tenant: str, name: str, progress: ModelProgress, offset: int,
+                 request_id: str, prediction) -> None:
+        """The model learnt the record at `offset`; index it if it is its first unsaved one."""
+        first = progress.first_unsaved
+        progress.advance(offset, request_id, prediction)
+        if first is None:  # its first record since its last checkpoint
+            self._note_unsaved(tenant, name, progress)
 
     def _publish_stats(self, tenant: str) -> None:
         models = self.models.get(tenant)
@@ -581,3 +581,8 @@ def _remember(memory: dict[str, OrderedDict], tenant: str, request_id: str, size
     seen[request_id] = None
     if len(seen) > size:
         seen.popitem(last=False)
+
+
+def _input(enriched: Enriched) -> dict:
+    """What every model of the tenant sees: the event's features and the injected state."""
+    return model_input(enriched.features, enriched.state, enriched.aggregates, enriched.context)

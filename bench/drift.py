@@ -314,12 +314,18 @@ def detector_false_alarms(n: int) -> dict:
 
 # --- report -----------------------------------------------------------------------------------
 
-def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The options every drift bench takes: ``--quick`` (or BENCH_QUICK=1) and ``--out``
+    (default $BENCH_OUT, else bench/results)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
                     default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     ap.add_argument("--out", default=os.environ.get("BENCH_OUT", "bench/results"))
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> dict:
+    args = arguments(__doc__).parse_args(argv)
     t0 = time.time()
     gens = ("SEA", "Agrawal", "Hyperplane")
     kinds = ("abrupt", "gradual")

@@ -34,7 +34,6 @@ Writes drift.json, drift.md and drift.png to $BENCH_OUT (default bench/results/)
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import json
@@ -644,10 +643,7 @@ def write(out: Path, result: dict, spec: Spec, pipe: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
-    ap.add_argument("--out", default=os.environ.get("BENCH_OUT", "bench/results"))
+    ap = inproc.arguments(__doc__)
     ap.add_argument("--rate", type=float, default=float(os.environ.get("BENCH_DRIFT_RATE", 0))
                     or None, help="events/s into the pipeline, all tenants together")
     ap.add_argument("--variants", help="comma-separated, e.g. frozen,online,reset,fresh")
