@@ -23,12 +23,13 @@ from app.settings import Settings
 from app.topics import declare_topics
 from localkafka import BrokerConfig, LocalKafka
 
-from .kafka_io import produce, read_all, read_topic
+from .kafka_io import from_beginning, read_all, read_topic
 from .workers import FaustWorker
 
 # An agent that raised (Faust restarts it, but the record it was on is lost), or a worker
 # that stopped on an error.
 CRASH = re.compile(rb"Crashed reason=|\[\^Worker\]: Error:")
+PROBE_EVERY_S = 0.5
 
 
 class Cluster:
@@ -144,29 +145,56 @@ def verify(bootstrap: str, env: str, request_ids: list[str], timeout: float = 12
             "reasons": dict(Counter(r["reason"] for r in results))}
 
 
-def probe_resume(bootstrap: str, env: str, since: float, tag: str, timeout: float = 120.0) -> float:
-    """Seconds from ``since`` until a fresh request sent now gets its result."""
-    body = {"tenant": "probe", "request_id": tag, "entity": "p", "ts": time.time(),
-            "features": {"x": 1.0}}
-    asyncio.run(produce(bootstrap, f"{env}.events", [(b"probe", orjson.dumps(body))]))
-    asyncio.run(read_topic(bootstrap, f"{env}.results",
-                           lambda rs: any(r["request_id"] == tag for r in rs), timeout=timeout))
-    return time.monotonic() - since
+async def _probe_until_champion(bootstrap: str, env: str, since: float, tag: str,
+                               timeout: float) -> dict:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=60_000)
+    await producer.start()
+    first = None
+    try:
+        async with from_beginning(bootstrap, f"{env}.results", timeout) as results:
+            n, next_probe, stop_at = 0, 0.0, time.monotonic() + timeout
+            while time.monotonic() < stop_at:
+                if time.monotonic() >= next_probe:
+                    body = {"tenant": "probe", "request_id": f"{tag}-{n}", "entity": "p",
+                            "ts": time.time(), "features": {"x": 1.0}}
+                    await producer.send(f"{env}.events", orjson.dumps(body), key=b"probe")
+                    n, next_probe = n + 1, time.monotonic() + PROBE_EVERY_S
+                batch = await results.getmany(timeout_ms=100)
+                for r in (orjson.loads(m.value) for ms in batch.values() for m in ms):
+                    if not r["request_id"].startswith(f"{tag}-"):
+                        continue
+                    first = first if first is not None else r["decided_at"] - since
+                    if r["reason"] == "champion":
+                        return {"first_answer_s": round(first, 2),
+                                "champion_s": round(r["decided_at"] - since, 2), "probes": n}
+    finally:
+        await producer.stop()
+    raise TimeoutError(f"no probe answered by its champion within {timeout}s of {tag}")
 
 
-def broker_pause(cluster: Cluster, seconds: float, tag: str) -> float:
-    """SIGSTOP the broker, SIGCONT after ``seconds``; return the workers' resume time."""
+def probe_resume(bootstrap: str, env: str, since: float, tag: str, timeout: float = 180.0) -> dict:
+    """Seconds from ``since`` (wall clock) until the pipeline answers again: the first probe
+    answered at all (``first_answer_s``: the serving worker is back, perhaps only with a default
+    at the deadline) and the first answered by its champion (``champion_s``: scoring is back).
+    A probe goes out every PROBE_EVERY_S, so a probe stuck in an outage does not hide a
+    recovery that happened after it was sent."""
+    return asyncio.run(_probe_until_champion(bootstrap, env, since, tag, timeout))
+
+
+def broker_pause(cluster: Cluster, seconds: float, tag: str) -> dict:
+    """SIGSTOP the broker, SIGCONT after ``seconds``; return the workers' resume times."""
     cluster.kafka.signal(signal.SIGSTOP)
     time.sleep(seconds)
     cluster.kafka.signal(signal.SIGCONT)
-    return probe_resume(cluster.bootstrap, cluster.env, time.monotonic(), tag)
+    return probe_resume(cluster.bootstrap, cluster.env, time.time(), tag)
 
 
-def broker_restart(cluster: Cluster, tag: str) -> float:
-    """kill -9 the broker, restart it on the same data directory; return the resume time."""
+def broker_restart(cluster: Cluster, tag: str) -> dict:
+    """kill -9 the broker, restart it on the same data directory (``start`` returns once it
+    accepts connections); return the workers' resume times, from then."""
     cluster.kafka.signal(signal.SIGKILL)
     cluster.kafka.start()
-    return probe_resume(cluster.bootstrap, cluster.env, time.monotonic(), tag)
+    return probe_resume(cluster.bootstrap, cluster.env, time.time(), tag)
 
 
 def crash_loop(cluster: Cluster, roles: list[str], rounds: int, interval: float) -> None:
@@ -176,3 +204,28 @@ def crash_loop(cluster: Cluster, roles: list[str], rounds: int, interval: float)
         role = roles[n % len(roles)]
         cluster.kill9(role)
         cluster.restart(role)
+
+
+def trained_counts(cluster: Cluster) -> dict:
+    """tenant -> model -> records learnt (predictions made on training records), over the pools."""
+    out: dict = {}
+    for role, worker in cluster.workers.items():
+        if role == "serving":
+            continue
+        for tenant, models in worker.stats()["models"].items():
+            for name, m in models.items():
+                out.setdefault(tenant, {})[name] = m.get("predictions", m.get("n"))
+    return out
+
+
+def label_mismatches(cluster: Cluster, labels: dict, timeout: float = 180.0) -> dict:
+    """Tenants whose models did not learn exactly the labels produced for them, once the pools
+    have caught up (or ``timeout`` passed): tenant -> {labels, trained per model}."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = trained_counts(cluster)
+        wrong = {t: {"labels": n, "trained": counts.get(t, {})} for t, n in labels.items()
+                 if not counts.get(t) or any(k != n for k in counts[t].values())}
+        if not wrong or time.monotonic() > deadline:
+            return wrong
+        time.sleep(1.0)

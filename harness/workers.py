@@ -42,6 +42,9 @@ class FaustWorker:
     def start(self) -> "FaustWorker":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
+        # A restarted worker appends to the same log: readiness is judged from here on, not
+        # by the "Ready" line of the process it replaces.
+        self._log_start = log.tell()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "faust", "-A", "app", "worker", "-l", self.loglevel,
              "--without-web" if self.settings.get("web_port") is None else "--web-port",
@@ -57,7 +60,7 @@ class FaustWorker:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker {self.name} exited ({self.proc.returncode}); "
                                    f"log: {self.log_path}\n{self.tail()}")
-            if b"[^Worker]: Ready" in self.log_path.read_bytes():
+            if b"[^Worker]: Ready" in self.log_path.read_bytes()[self._log_start:]:
                 return time.monotonic() - began
             time.sleep(0.2)
         raise TimeoutError(f"worker {self.name} not ready in {timeout}s\n{self.tail()}")
