@@ -9,7 +9,7 @@ from schemas import Limits
 from .runtime import Runtime
 from .settings import Settings
 from .topics import define_topics
-from . import views
+from . import partition_watch, views
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -48,5 +48,6 @@ def create_app(settings: Settings) -> faust.App:
 
         pool.attach(rt)
     views.attach(rt)
+    partition_watch.attach(rt)
     app.rendezvous = rt
     return app

@@ -46,6 +46,10 @@ class Settings:
                                      "a few ms doubles throughput under load.", default=2.0)
     session_timeout_s: float = _doc("Kafka consumer-group session timeout, in seconds: how soon a "
                                     "crashed worker's tenants move to the others.", default=10.0)
+    stall_after_s: float = _doc("Seconds a held partition may have records waiting without any "
+                                "progress (no commit, no fetch) before the worker logs it as "
+                                "stalled, counts it in rendezvous_partition_stalls and re-seeks "
+                                "it.", default=30.0)
     deadline_ms: float = _doc("Default rendezvous deadline for tenants without a policy, in ms.",
                               default=50.0)
     signing_key: str = _doc("HMAC key that signs model checkpoints; at least 16 characters. "
@@ -147,6 +151,8 @@ class Settings:
             bad("producer_linger_ms", "must be between 0 and 1000")
         if not 3 <= self.session_timeout_s <= 300:
             bad("session_timeout_s", "must be between 3 and 300 seconds")
+        if not 5 <= self.stall_after_s <= 3600:
+            bad("stall_after_s", "must be between 5 and 3600 seconds")
         if not 0 < self.deadline_ms <= 60_000:
             bad("deadline_ms", "must be in (0, 60000]")
         for secret in ("signing_key", "api_token"):

@@ -63,6 +63,7 @@ VALID = [
                  {"data_dir": "/data", "app_id": "rendezvous-dev-serving"}, id="data-dir"),
     pytest.param({"OTHER_PARTITIONS": "x", "PARTITIONS": "0"}, {"partitions": 4},
                  id="other-variables-ignored"),
+    pytest.param({"RENDEZVOUS_STALL_AFTER_S": "5"}, {"stall_after_s": 5.0}, id="stall-min"),
 ]
 
 
@@ -93,6 +94,8 @@ def test_deployments_file_that_exists(tmp_path):
 
 
 INVALID = [
+    pytest.param({"RENDEZVOUS_STALL_AFTER_S": "4.9"}, "RENDEZVOUS_STALL_AFTER_S",
+                 "must be between 5 and 3600 seconds", id="stall-too-soon"),
     pytest.param({"RENDEZVOUS_PARTITIONS": "four"}, "RENDEZVOUS_PARTITIONS", "not a valid int",
                  id="partitions-text"),
     pytest.param({"RENDEZVOUS_PARTITIONS": "2.5"}, "RENDEZVOUS_PARTITIONS", "not a valid int",
