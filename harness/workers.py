@@ -21,8 +21,9 @@ class FaustWorker:
     """
 
     def __init__(self, settings: dict, log_dir: Path, name: str | None = None,
-                 loglevel: str = "info") -> None:
+                 loglevel: str = "info", app_module: str = "app") -> None:
         self.settings = settings
+        self.app_module = app_module  # another module only to inject a fault into the worker
         self.name = name or f"{settings.get('env', 'prod')}-{settings.get('role', 'serving')}"
         self.log_path = Path(log_dir) / f"{self.name}.log"
         self.loglevel = loglevel
@@ -46,7 +47,7 @@ class FaustWorker:
         # by the "Ready" line of the process it replaces.
         self._log_start = log.tell()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "app", "worker", "-l", self.loglevel,
+            [sys.executable, "-m", "faust", "-A", self.app_module, "worker", "-l", self.loglevel,
              "--without-web" if self.settings.get("web_port") is None else "--web-port",
              *([] if self.settings.get("web_port") is None else [str(self.web_port)])],
             cwd=REPO, env=self.environ(), stdout=log, stderr=subprocess.STDOUT,

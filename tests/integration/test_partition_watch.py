@@ -1,0 +1,63 @@
+"""A partition left paused inside a real worker is found by its partition watch and resumed:
+every request on it is answered, and the stall is logged and counted."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+from app.settings import Settings
+from app.topics import declare_topics
+from harness.faults import verify
+from harness.kafka_io import produce
+from harness.workers import FaustWorker
+
+from .conftest import fresh_env, worker_settings
+
+STALLS = re.compile(r'rendezvous_partition_stalls_total\{topic="([^"]+)"\} ([0-9.]+)')
+
+
+def wait_for_line(worker: FaustWorker, line: bytes, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in worker.log_path.read_bytes():
+        assert time.monotonic() < deadline, f"no {line!r} in {worker.log_path}"
+        time.sleep(0.2)
+
+
+def partition_of(key: str, partitions: int = 4) -> int:
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def test_a_partition_left_paused_is_resumed_and_its_requests_answered(kafka, log_dir):
+    env = fresh_env()
+    asyncio.run(declare_topics(Settings(broker=f"kafka://{kafka}", env=env, partitions=4)))
+    serving = FaustWorker(worker_settings(kafka, env, "serving", stall_after_s=5,
+                                          deadline_ms=2000),
+                          log_dir, name=f"{env}-serving-stalling",
+                          app_module="tests.integration.stalling_app")
+    pool = FaustWorker(worker_settings(kafka, env, "fast"), log_dir)
+    try:
+        for w in (serving, pool):
+            w.start()
+        for w in (serving, pool):
+            w.wait_ready()
+        wait_for_line(serving, b"fault injected")
+        tenants = [f"pw-t{i}" for i in range(8)]
+        assert {partition_of(t) for t in tenants} == {0, 1, 2, 3}
+        events = [(t.encode(), orjson.dumps({"tenant": t, "request_id": f"pw-{i}", "entity": "e",
+                                             "ts": time.time(), "features": {"x": float(i)}}))
+                  for i, t in enumerate(tenants * 5)]
+        asyncio.run(produce(kafka, f"{env}.events", events))
+        outcome = verify(kafka, env, [f"pw-{i}" for i in range(len(events))], timeout=120)
+        assert (outcome["lost"], outcome["duplicates"]) == (0, 0)
+        assert dict(STALLS.findall(serving.metrics_text())) == {f"{env}.events": "1.0"}
+        # Five events of pw-t7 wait on partition 0; nothing was committed or fetched there.
+        assert b"stalled: end 5, committed None, fetch position 0, paused True" in \
+            serving.log_path.read_bytes()
+    finally:
+        for w in (serving, pool):
+            w.stop()
