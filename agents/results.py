@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from learning.policy import Decision, Pending
 from schemas import Result, encode
-from tables.writes import delete, put
+from tables.writes import delete
 
 SERVED_MEMORY = 1_000_000  # answers awaiting their delayed label, for served accuracy
 
@@ -18,11 +18,16 @@ async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Dec
                     model=decision.model, version=decision.version, role=decision.role,
                     reason=decision.reason, output=decision.output,
                     latency_ms=latency_s * 1000.0, decided_at=now)
-    # Close the slot before the first await: a score or the deadline timer running while the
-    # send is in flight must find the request answered, or it would be answered twice.
-    put(tables.pending, partition, rkey, {"closed_at": now, "partition": partition})
+    # Close the slot in memory before the first await: a score or the deadline timer running
+    # while the send is in flight must find the request answered, or it would be answered
+    # twice. The changelog learns of it only once Kafka has the result: a worker that dies in
+    # between answers the request again after recovery (a duplicate), never not at all.
+    closed = {"closed_at": now, "partition": partition}
+    tables.pending.data[rkey] = closed
     rt.slots.pop(rkey, None)
-    await rt.topics.results.send(key=slot.tenant.encode(), value=encode(result))
+    await rt.topics.results.send(
+        key=slot.tenant.encode(), value=encode(result),
+        callback=lambda _: tables.pending.send_changelog(partition, rkey, closed))
     rt.metrics.results.labels(decision.reason).inc()
     rt.metrics.result_latency.observe(latency_s)
     rt.stats.count("results", slot.tenant)

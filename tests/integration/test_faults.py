@@ -10,6 +10,7 @@ import os
 import time
 from collections import Counter
 
+import orjson
 import pytest
 
 from harness.faults import (Cluster, Load, broker_pause, broker_restart, crash_loop,
@@ -58,6 +59,29 @@ def served_after(cluster: Cluster, request_ids: list[str]) -> dict:
     return dict(Counter(r["reason"] for r in results if r["request_id"] in wanted))
 
 
+def test_answered_requests_stay_answered_after_a_restart(cluster):
+    """Each answer's closing marker reaches the changelog (once Kafka has the result), so the
+    same events sent again after the serving worker restarts get no second result."""
+    events = [(f"ra-t{i % 4}".encode(),
+               orjson.dumps({"tenant": f"ra-t{i % 4}", "request_id": f"ra-{i}", "entity": "e",
+                             "ts": time.time(), "features": {"x": float(i)}}))
+              for i in range(40)]
+    asyncio.run(produce(cluster.bootstrap, f"{cluster.env}.events", events))
+    ids = [f"ra-{i}" for i in range(40)]
+    assert verify(cluster.bootstrap, cluster.env, ids)["results"] == 40
+    serving = cluster.workers["serving"]
+    assert serving.stop() == 0
+    cluster.restart("serving")
+    asyncio.run(produce(cluster.bootstrap, f"{cluster.env}.events", events))
+    deadline = time.monotonic() + 60
+    while (redelivered := serving.stats()["counts"].get("requests_redelivered", 0)) < 40 and \
+            time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert redelivered == 40
+    outcome = verify(cluster.bootstrap, cluster.env, ids)
+    assert (outcome["results"], outcome["duplicates"]) == (40, 0)
+
+
 def test_kill_9_of_serving_and_pool_loses_no_request_and_learns_every_label_once(cluster):
     load = Load(cluster.bootstrap, cluster.env, rate=40, tenants=6).start()
     crash_loop(cluster, ["serving", "fast"], rounds=2, interval=6)
@@ -65,7 +89,9 @@ def test_kill_9_of_serving_and_pool_loses_no_request_and_learns_every_label_once
     time.sleep(AFTER_FAULT_S)
     sent = load.stop()
     outcome = verify(cluster.bootstrap, cluster.env, sent, timeout=180)
-    assert (outcome["lost"], outcome["duplicates"]) == (0, 0)
+    # A result acknowledged just before the kill, whose closing marker had not reached the
+    # changelog yet, is answered again after recovery: duplicates are possible, losses not.
+    assert outcome["lost"] == 0
     assert label_mismatches(cluster, dict(load.labels)) == {}
     # The restarted pool scores again: requests sent once both workers were back are not all
     # answered by default.
@@ -87,7 +113,9 @@ def test_broker_fault_resumes_without_restarting_workers(cluster, fault):
     time.sleep(AFTER_FAULT_S)
     sent = load.stop()
     outcome = verify(cluster.bootstrap, cluster.env, sent, timeout=180)
-    assert (outcome["lost"], outcome["duplicates"]) == (0, 0)
+    assert outcome["lost"] == 0
+    if fault == "pause":  # a killed broker may lose the ack of a result it had written
+        assert outcome["duplicates"] == 0
     assert label_mismatches(cluster, dict(load.labels)) == {}
     assert served_after(cluster, sent[after:]).get("champion", 0) > 0
     assert {role: (w.proc.pid, w.proc.poll()) for role, w in cluster.workers.items()} == \
