@@ -84,7 +84,8 @@ def attach(rt) -> None:
             body = encode(enriched)
             slot = open_request(ev.tenant, ev.request_id, ev.entity, ev.ts, deployment)
             tables.pending[rkey] = {"slot": slot.to_dict(), "partition": message.partition,
-                                   "label": ev.label, "enriched": body.decode()}
+                                   "label": ev.label, "enriched": body.decode(),
+                                   "opened_by": rt.incarnation}
             rt.slots[rkey] = slot
             rt.deadlines.push(slot.deadline_at, rkey, message.partition)
             early = tables.awaiting_label.get(rkey) if ev.label is None else None

@@ -2,20 +2,34 @@
 
 One task sleeps until the earliest deadline (woken early when an earlier one is pushed),
 rather than a timer ticking every few milliseconds whether or not anything is due.
+
+Open requests recovered from the changelog (after a crash or rebalance) are first looked
+up on `results`: a request answered by a worker that died before its closing marker reached
+the changelog is closed, not answered a second time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import time
+from collections import defaultdict
 
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from app.topics import bootstrap_servers
 from learning.policy import Pending, on_deadline
-from tables.writes import delete
+from tables.writes import delete, put, request_key
 
+from .pool_checkpoints import read_partition
 from .results import close_request
 
 RESCAN_S = 1.0
+LOOKUP_S = 30.0  # longest a recovery's look-up on `results` may hold up the deadlines
+
+log = logging.getLogger(__name__)
 
 
 class DeadlineQueue:
@@ -52,18 +66,71 @@ class DeadlineQueue:
         return len(self._heap)
 
 
+async def answered_since(bootstrap: str, topic: str, partition: int, since: float) -> set[str]:
+    """Request keys with a result in `topic`[partition] written at or after `since` (epoch s)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                group_id=None)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        found = (await consumer.offsets_for_times({tp: int(since * 1000)})).get(tp)
+    finally:
+        await consumer.stop()
+    if found is None:  # nothing written since
+        return set()
+    answered = set()
+    async for message in read_partition(bootstrap, topic, partition, found.offset):
+        result = orjson.loads(message.value)
+        answered.add(request_key(result["tenant"], result["request_id"]))
+    return answered
+
+
+def enriched_at(entry: dict) -> float:
+    """When the request was opened, by the worker's clock (results are written after it)."""
+    if "enriched" in entry:
+        return orjson.loads(entry["enriched"])["enriched_at"]
+    return entry["slot"]["opened_at"]
+
+
 def attach(rt) -> None:
     app, tables = rt.app, rt.tables
     rt.deadlines = DeadlineQueue()
     events_topic = rt.topics.events.get_topic_name()
+    results_topic = rt.topics.results.get_topic_name()
     dedupe_window_s = rt.settings.dedupe_window_s
+    looked_up: set[str] = set()  # recovered open requests already looked up on `results`
 
     def owned_partitions() -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_topic}
 
-    def rescan(now: float) -> None:
+    async def close_answered_elsewhere(recovered: dict, now: float) -> None:
+        """Close recovered open requests that already have a result on `results`."""
+        by_partition = defaultdict(dict)
+        for rkey, entry in recovered.items():
+            by_partition[entry["partition"]][rkey] = entry
+        for partition, entries in by_partition.items():
+            looked_up.update(entries)
+            since = max(min(enriched_at(e) for e in entries.values()) - 1.0,
+                        now - dedupe_window_s)
+            try:
+                answered = await asyncio.wait_for(answered_since(
+                    bootstrap_servers(rt.settings), results_topic, partition, since), LOOKUP_S)
+            except Exception as exc:  # answer them at their deadline: a duplicate, not a loss
+                log.warning("could not look up %d recovered requests of partition %d on %s: "
+                            "%r", len(entries), partition, results_topic, exc)
+                continue
+            for rkey in entries.keys() & answered:
+                put(tables.pending, partition, rkey, {"closed_at": now, "partition": partition})
+                rt.stats.count("requests_answered_before_recovery", rkey.split("\x1f", 1)[0])
+
+    async def rescan(now: float) -> None:
         """Queue recovered open slots; forget answered ones older than the dedupe window."""
         owned = owned_partitions()
+        recovered = {rkey: entry for rkey, entry in tables.pending.data.items()
+                     if entry and "closed_at" not in entry and entry["partition"] in owned
+                     and entry.get("opened_by") != rt.incarnation and rkey not in looked_up}
+        if recovered:
+            await close_answered_elsewhere(recovered, now)
         open_slots = 0
         for rkey, entry in list(tables.pending.data.items()):
             if not entry or entry["partition"] not in owned:
@@ -73,6 +140,7 @@ def attach(rt) -> None:
                 rt.deadlines.push(entry["slot"]["deadline_at"], rkey, entry["partition"])
             elif now - entry["closed_at"] > dedupe_window_s:
                 delete(tables.pending, entry["partition"], rkey)
+                looked_up.discard(rkey)
         rt.metrics.pending.set(open_slots)
 
     @app.task
@@ -82,7 +150,7 @@ def attach(rt) -> None:
             now = time.time()
             if now - last_scan >= RESCAN_S:
                 last_scan = now
-                rescan(now)
+                await rescan(now)
             for rkey in rt.deadlines.due(now):
                 entry = tables.pending.data.get(rkey)
                 if entry is None or "closed_at" in entry:  # the champion answered first

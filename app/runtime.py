@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,9 @@ class Runtime:
     slots: dict = field(default_factory=dict)
     # Serving: rkey -> answer served, until its delayed label comes (served accuracy only).
     served_answers: "OrderedDict" = field(default_factory=OrderedDict)
+    # This process, among all that ever ran this app: the serving app marks the requests it
+    # opens with it, and looks up on `results` the open requests it recovered from others.
+    incarnation: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     async def dead_letter(self, message: faust.types.Message, error: BaseException,
                           stage: str) -> DeadLetter:
