@@ -121,7 +121,7 @@ def attach(rt) -> None:
                 continue
             for rkey in entries.keys() & answered:
                 put(tables.pending, partition, rkey, {"closed_at": now, "partition": partition})
-                rt.stats.count("requests_answered_before_recovery", rkey.split("\x1f", 1)[0])
+                rt.stats.count("requests_answered_before_recovery", entries[rkey]["slot"]["tenant"])
 
     async def rescan(now: float) -> None:
         """Queue recovered open slots; forget answered ones older than the dedupe window."""

@@ -20,8 +20,9 @@ async def close_request(rt, rkey: str, entry: dict, slot: Pending, decision: Dec
                     latency_ms=latency_s * 1000.0, decided_at=now)
     # Close the slot in memory before the first await: a score or the deadline timer running
     # while the send is in flight must find the request answered, or it would be answered
-    # twice. The changelog learns of it only once Kafka has the result: a worker that dies in
-    # between answers the request again after recovery (a duplicate), never not at all.
+    # twice. The changelog learns of it only once Kafka has the result, so a crash in between
+    # leaves the request open there, never closed without a result; whoever recovers it looks
+    # it up on `results` before answering it (expire_deadlines).
     closed = {"closed_at": now, "partition": partition}
     tables.pending.data[rkey] = closed
     rt.slots.pop(rkey, None)
