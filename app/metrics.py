@@ -60,7 +60,7 @@ class Metrics:
         self._checkpoint_at: float | None = None
         self.partition_stalls = Counter("rendezvous_partition_stalls", "Held partitions found "
                                         "with records waiting and no progress for "
-                                        "RENDEZVOUS_STALL_AFTER_S, by topic (each was re-seeked).",
+                                        "RENDEZVOUS_STALL_AFTER_S, by topic (each was re-read).",
                                         ["topic"], registry=r)
         self.checkpoint_age.set_function(
             lambda: math.nan if self._checkpoint_at is None else time.time() - self._checkpoint_at)

@@ -1,13 +1,16 @@
 """watch_partitions: a held partition with records waiting that stopped moving is logged,
-counted (``rendezvous_partition_stalls``), resumed and re-seeked to where its fetch stood.
+counted (``rendezvous_partition_stalls``), resumed and re-read from its committed offset.
 
-Faust pauses a worker's partitions while it rebalances and recovers tables, and resumes
-them when recovery completes, unless another rebalance began meanwhile ("Recovery
-rebalancing again"), which a broker outage can cause; a partition left paused is a silent
-stall. Outside rebalances and recovery nothing should be paused for long, so resuming is
-safe; re-seeking to the fetch position loses and repeats nothing, and makes aiokafka drop
-its fetch state for the partition and fetch it anew. If an agent itself is stuck, neither
-helps, but the stall is no longer silent.
+Two stalls have been seen after a worker or broker restart, both silent until now:
+- records fetched (the fetch position at the end) but never handed to the agent, so never
+  acknowledged, and the commit stuck below them for good (a CI run of the kill -9 drill:
+  48 requests never answered);
+- a partition left paused, which Faust does when a rebalance interrupts the recovery that
+  paused it ("Recovery rebalancing again").
+Resuming the partition and seeking it back to its committed offset has Faust fetch and
+deliver again everything not yet acknowledged; the agents are idempotent for records
+delivered twice (requests are answered once, labels learnt once). If an agent itself is
+stuck, neither helps, but the stall is no longer silent.
 """
 
 from __future__ import annotations
@@ -41,15 +44,15 @@ def attach(rt) -> None:
         for tp in sorted(held):
             # Kafka's convention on both sides: the next offset to commit, fetch or write.
             committed = consumer._committed_offset.get(tp)
+            if committed is None:  # nothing committed yet: from where the group started
+                committed = (await consumer.earliest_offsets(tp))[tp]
             position = await consumer.position(tp)
             if not detector.observe(now, tp, committed, position, ends[tp]):
                 continue
-            target = position if position is not None else committed
             rt.metrics.partition_stalls.labels(tp.topic).inc()
             log.warning("partition %s/%d stalled: end %s, committed %s, fetch position %s, "
-                        "paused %s, unchanged for %.0fs; resuming and re-seeking to %s",
+                        "paused %s, unchanged for %.0fs; resuming and re-reading from %s",
                         tp.topic, tp.partition, ends[tp], committed, position,
-                        tp in consumer._paused_partitions, rt.settings.stall_after_s, target)
+                        tp in consumer._paused_partitions, rt.settings.stall_after_s, committed)
             consumer.resume_partitions({tp})
-            if target is not None:
-                await consumer.seek(tp, target)
+            await consumer.seek(tp, committed)

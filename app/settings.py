@@ -48,8 +48,8 @@ class Settings:
                                     "crashed worker's tenants move to the others.", default=10.0)
     stall_after_s: float = _doc("Seconds a held partition may have records waiting without any "
                                 "progress (no commit, no fetch) before the worker logs it as "
-                                "stalled, counts it in rendezvous_partition_stalls and re-seeks "
-                                "it.", default=30.0)
+                                "stalled, counts it in rendezvous_partition_stalls and re-reads "
+                                "it from its committed offset.", default=30.0)
     deadline_ms: float = _doc("Default rendezvous deadline for tenants without a policy, in ms.",
                               default=50.0)
     signing_key: str = _doc("HMAC key that signs model checkpoints; at least 16 characters. "
