@@ -71,4 +71,3 @@ class StallDetector:
         """Drop partitions no longer held (after a rebalance)."""
         for tp in set(self._last) - keep:
             del self._last[tp]
-
