@@ -85,7 +85,7 @@ def attach(rt) -> None:
             slot = open_request(ev.tenant, ev.request_id, ev.entity, ev.ts, deployment)
             tables.pending[rkey] = {"slot": slot.to_dict(), "partition": message.partition,
                                    "label": ev.label, "enriched": body.decode(),
-                                   "opened_by": rt.incarnation}
+                                   "opened_by": opened_by(rt)}
             rt.slots[rkey] = slot
             rt.deadlines.push(slot.deadline_at, rkey, message.partition)
             early = tables.awaiting_label.get(rkey) if ev.label is None else None
@@ -103,6 +103,13 @@ def attach(rt) -> None:
                     rt, rkey, tables.awaiting_label[rkey], early["early"]["label"])
             if ev.label is not None:
                 await send_inline_training(rt, message.key, enriched, ev.label, now)
+
+
+def opened_by(rt) -> str:
+    """This process and its consumer generation: a request opened under another, or before a
+    rebalance reloaded the table from its changelog, is looked up on `results` before its
+    deadline answers it (agents.expire_deadlines)."""
+    return f"{rt.incarnation}/{rt.app.consumer_generation_id}"
 
 
 async def send_inline_training(rt, key: bytes, enriched: Enriched, label, now: float) -> None:

@@ -5,7 +5,8 @@ rather than a timer ticking every few milliseconds whether or not anything is du
 
 Open requests recovered from the changelog (after a crash or rebalance) are first looked
 up on `results`: a request answered by a worker that died before its closing marker reached
-the changelog is closed, not answered a second time.
+the changelog, or by this worker before a rebalance reloaded the table from a changelog the
+marker had not reached yet (a broker outage delays it), is closed, not answered again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.topics import bootstrap_servers
 from learning.policy import Pending, on_deadline
 from tables.writes import delete, put, request_key
 
+from .enrich_event import opened_by
 from .pool_checkpoints import read_partition
 from .results import close_request
 
@@ -128,7 +130,7 @@ def attach(rt) -> None:
         owned = owned_partitions()
         recovered = {rkey: entry for rkey, entry in tables.pending.data.items()
                      if entry and "closed_at" not in entry and entry["partition"] in owned
-                     and entry.get("opened_by") != rt.incarnation and rkey not in looked_up}
+                     and entry.get("opened_by") != opened_by(rt) and rkey not in looked_up}
         if recovered:
             await close_answered_elsewhere(recovered, now)
         open_slots = 0

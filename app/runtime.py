@@ -37,7 +37,8 @@ class Runtime:
     # Serving: rkey -> answer served, until its delayed label comes (served accuracy only).
     served_answers: "OrderedDict" = field(default_factory=OrderedDict)
     # This process, among all that ever ran this app: the serving app marks the requests it
-    # opens with it, and looks up on `results` the open requests it recovered from others.
+    # opens with it (and the consumer generation), and looks up on `results` the open
+    # requests it recovered from others or from before a rebalance.
     incarnation: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     async def dead_letter(self, message: faust.types.Message, error: BaseException,
