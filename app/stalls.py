@@ -1,9 +1,9 @@
 """Which of a worker's partitions have records waiting but have stopped moving.
 
-Faust and aiokafka recover from broker outages and rebalances on their own, but a consumer
-has been seen (once, after a broker kill and restart) to stop fetching one partition while
-its others went on: its requests were never answered and nothing said so. This is the
-check that turns such a silent stall into a log line, a metric and a nudge.
+Faust and aiokafka recover from broker outages and restarts on their own, but partitions
+have been seen to stop silently after them (records fetched and never processed, or left
+paused): their requests were never answered and nothing said so. This is the check that
+turns such a stall into a log line, a metric and a re-read (app.partition_watch).
 """
 
 from __future__ import annotations

@@ -56,15 +56,19 @@ class FaustWorker:
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Wait until the worker has joined its group and recovered its tables."""
+        return self.wait_for(b"[^Worker]: Ready", timeout)
+
+    def wait_for(self, line: bytes, timeout: float = 60.0) -> float:
+        """Wait until this process (not one it replaced) logs ``line``; return seconds taken."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker {self.name} exited ({self.proc.returncode}); "
                                    f"log: {self.log_path}\n{self.tail()}")
-            if b"[^Worker]: Ready" in self.log_path.read_bytes()[self._log_start:]:
+            if line in self.log_path.read_bytes()[self._log_start:]:
                 return time.monotonic() - began
             time.sleep(0.2)
-        raise TimeoutError(f"worker {self.name} not ready in {timeout}s\n{self.tail()}")
+        raise TimeoutError(f"worker {self.name} logged no {line!r} in {timeout}s\n{self.tail()}")
 
     def tail(self, lines: int = 40) -> str:
         try:

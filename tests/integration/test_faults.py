@@ -28,10 +28,13 @@ AFTER_FAULT_S = 6
 
 @pytest.fixture
 def cluster(request):
-    roles = getattr(request, "param", ("serving", "fast"))
-    c = Cluster(REPO / "var" / f"faults-{FAULT_PORT}", FAULT_PORT, fresh_env(), roles=roles,
+    """Serving + fast with a 5 s deadline; a test overrides them with
+    ``@pytest.mark.parametrize("cluster", [{"roles": ..., "deadline_ms": ...}], indirect=True)``."""
+    wanted = {"roles": ("serving", "fast"), "deadline_ms": 5000, **getattr(request, "param", {})}
+    c = Cluster(REPO / "var" / f"faults-{FAULT_PORT}", FAULT_PORT, fresh_env(),
+                roles=wanted["roles"],
                 web_port_base=int(os.environ.get("TEST_WEB_PORT_BASE", "16100")) + 60,
-                settings={"deadline_ms": 5000})
+                settings={"deadline_ms": wanted["deadline_ms"]})
     c.start()
     yield c
     c.stop()
@@ -83,32 +86,27 @@ def test_answered_requests_stay_answered_after_a_restart(cluster):
     assert (outcome["results"], outcome["duplicates"]) == (40, 0)
 
 
-def test_a_request_answered_by_a_worker_that_died_is_not_answered_again():
+@pytest.mark.parametrize("cluster", [{"roles": ("serving",), "deadline_ms": 8000}], indirect=True)
+def test_a_request_answered_by_a_worker_that_died_is_not_answered_again(cluster):
     """The dead worker's result for request A reached Kafka, its closing marker did not; B was
     still open. After recovery A is looked up on `results` and closed, B answered by default."""
-    c = Cluster(REPO / "var" / f"faults-{FAULT_PORT}", FAULT_PORT, fresh_env(), roles=("serving",),
-                web_port_base=int(os.environ.get("TEST_WEB_PORT_BASE", "16100")) + 70,
-                settings={"deadline_ms": 8000}).start()
-    try:
-        serving = c.workers["serving"]
-        events = [(b"da-t1", orjson.dumps({"tenant": "da-t1", "request_id": rid, "entity": "e",
-                                            "ts": time.time(), "features": {"x": 1.0}}))
-                  for rid in ("da-A", "da-B")]
-        asyncio.run(produce(c.bootstrap, f"{c.env}.events", events))
-        while serving.stats()["counts"].get("requests", 0) < 2:
-            time.sleep(0.2)
-        answered = Result(tenant="da-t1", request_id="da-A", entity="e", model="logreg",
-                          version=1, role="champion", reason="champion", output=True,
-                          latency_ms=1.0, decided_at=time.time())
-        asyncio.run(produce(c.bootstrap, f"{c.env}.results", [(b"da-t1", encode(answered))]))
-        time.sleep(1.0)  # let the open slots' changelog writes leave the worker
-        c.kill9("serving")
-        c.restart("serving")
-        outcome = verify(c.bootstrap, c.env, ["da-A", "da-B"])
-        assert (outcome["results"], outcome["reasons"]) == (2, {"champion": 1, "default": 1})
-        assert serving.stats()["counts"]["requests_answered_before_recovery"] == 1
-    finally:
-        c.stop()
+    serving = cluster.workers["serving"]
+    events = [(b"da-t1", orjson.dumps({"tenant": "da-t1", "request_id": rid, "entity": "e",
+                                        "ts": time.time(), "features": {"x": 1.0}}))
+              for rid in ("da-A", "da-B")]
+    asyncio.run(produce(cluster.bootstrap, f"{cluster.env}.events", events))
+    while serving.stats()["counts"].get("requests", 0) < 2:
+        time.sleep(0.2)
+    answered = Result(tenant="da-t1", request_id="da-A", entity="e", model="logreg",
+                      version=1, role="champion", reason="champion", output=True,
+                      latency_ms=1.0, decided_at=time.time())
+    asyncio.run(produce(cluster.bootstrap, f"{cluster.env}.results", [(b"da-t1", encode(answered))]))
+    time.sleep(1.0)  # let the open slots' changelog writes leave the worker
+    cluster.kill9("serving")
+    cluster.restart("serving")
+    outcome = verify(cluster.bootstrap, cluster.env, ["da-A", "da-B"])
+    assert (outcome["results"], outcome["reasons"]) == (2, {"champion": 1, "default": 1})
+    assert serving.stats()["counts"]["requests_answered_before_recovery"] == 1
 
 
 def test_kill_9_of_serving_and_pool_loses_no_request_and_learns_every_label_once(cluster):

@@ -22,13 +22,6 @@ from .conftest import fresh_env, worker_settings
 STALLS = re.compile(r'rendezvous_partition_stalls_total\{topic="([^"]+)"\} ([0-9.]+)')
 
 
-def wait_for_line(worker: FaustWorker, line: bytes, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while line not in worker.log_path.read_bytes():
-        assert time.monotonic() < deadline, f"no {line!r} in {worker.log_path}"
-        time.sleep(0.2)
-
-
 def partition_of(key: str, partitions: int = 4) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
@@ -46,7 +39,7 @@ def test_stalled_partitions_are_re_read_and_their_requests_answered(kafka, log_d
             w.start()
         for w in (serving, pool):
             w.wait_ready()
-        wait_for_line(serving, b"fault injected")
+        serving.wait_for(b"fault injected")
         tenants = [f"pw-t{i}" for i in range(8)]
         assert {partition_of(t) for t in tenants} == {0, 1, 2, 3}
         events = [(t.encode(), orjson.dumps({"tenant": t, "request_id": f"pw-{i}", "entity": "e",
