@@ -8,13 +8,29 @@ from schemas import Limits
 
 from .runtime import Runtime
 from .settings import Settings
-from .topics import define_topics
+from .strict_commits import consumer_class
+from .topics import COMPACTED, define_topics
 from . import partition_watch, views
+
+
+class RendezvousApp(faust.App):
+    """A Faust app whose consumer never commits past a record no agent processed
+    (app.strict_commits)."""
+
+    compacted_topics: frozenset = frozenset()
+
+    def _new_consumer(self):
+        transport = self.transport
+        return consumer_class(transport.Consumer, self.compacted_topics)(
+            transport, callback=self.topics.on_message, loop=self.loop,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon)
 
 
 def create_app(settings: Settings) -> faust.App:
     settings.data_path.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the leaf
-    app = faust.App(
+    app = RendezvousApp(
         settings.app_id,
         broker=settings.broker,
         store=settings.store,
@@ -33,6 +49,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         autodiscover=False,
     )
+    app.compacted_topics = frozenset(settings.topic(name) for name in COMPACTED)
     rt = Runtime(
         app=app, settings=settings, topics=define_topics(app, settings),
         limits=Limits(max_payload_bytes=settings.max_payload_bytes,

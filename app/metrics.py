@@ -62,6 +62,10 @@ class Metrics:
                                         "with records waiting and no progress for "
                                         "RENDEZVOUS_STALL_AFTER_S, by topic (each was re-read).",
                                         ["topic"], registry=r)
+        self.commit_holes = Counter("rendezvous_commit_holes", "Held partitions whose commit "
+                                    "stood below records already processed (a record skipped, "
+                                    "never processed), by topic (each was re-read).",
+                                    ["topic"], registry=r)
         self.checkpoint_age.set_function(
             lambda: math.nan if self._checkpoint_at is None else time.time() - self._checkpoint_at)
 

@@ -2,8 +2,11 @@
 
 Faust and aiokafka recover from broker outages and restarts on their own, but partitions
 have been seen to stop silently after them (records fetched and never processed, or left
-paused): their requests were never answered and nothing said so. This is the check that
-turns such a stall into a log line, a metric and a re-read (app.partition_watch).
+paused): their requests were never answered and nothing said so. A record a stream skipped
+(a stale generation after a rebalance) leaves a hole below records processed after it, which
+holds the commit (app.strict_commits) while the partition goes on moving. These are the
+checks that turn such a stall or hole into a log line, a metric and a re-read
+(app.partition_watch).
 """
 
 from __future__ import annotations
@@ -71,3 +74,44 @@ class StallDetector:
         """Drop partitions no longer held (after a rebalance)."""
         for tp in set(self._last) - keep:
             del self._last[tp]
+
+
+@dataclass
+class HoleDetector:
+    """Flags a partition whose commit is held below records already acknowledged: the
+    record at the committed offset was never processed, and never will be unless re-read.
+
+    One look is not enough: a commit in flight has already taken its offsets off the
+    acknowledged list but not yet moved the committed offset. The same hole at the same
+    committed offset on two looks is a hole.
+
+    Examples
+    --------
+    >>> d = HoleDetector()
+    >>> d.observe("events/1", committed=5, lowest_acked=7)
+    False
+    >>> d.observe("events/1", committed=5, lowest_acked=9)
+    True
+    >>> d.observe("events/1", committed=5, lowest_acked=5)  # re-read, processed in order
+    False
+
+    """
+
+    # partition -> committed offset a hole was last seen at
+    _seen: dict = field(default_factory=dict, repr=False)
+
+    def observe(self, tp: Hashable, committed: int | None, lowest_acked: int | None) -> bool:
+        """Record one look at ``tp``; True when it has a hole below processed records."""
+        if committed is None or lowest_acked is None or lowest_acked <= committed:
+            self._seen.pop(tp, None)
+            return False
+        if self._seen.get(tp) != committed:
+            self._seen[tp] = committed
+            return False
+        del self._seen[tp]
+        return True
+
+    def forget(self, keep: set) -> None:
+        """Drop partitions no longer held (after a rebalance)."""
+        for tp in set(self._seen) - keep:
+            del self._seen[tp]
