@@ -49,15 +49,15 @@ def attach(rt) -> None:
         now = time.monotonic()
         for tp in sorted(held):
             # Kafka's convention on both sides: the next offset to commit, fetch or write.
-            committed = consumer._committed_offset.get(tp)
-            if committed is None:  # nothing committed yet: from where the group started
-                committed = (await consumer.earliest_offsets(tp))[tp]
-                # Strict commits then hold a hole from the group's start too (unless Faust
-                # committed while we asked).
+            if consumer._committed_offset.get(tp) is None:  # nothing committed yet
+                earliest = (await consumer.earliest_offsets(tp))[tp]
+                # From where the group started: strict commits then hold a hole from the
+                # group's start too (unless Faust committed while we asked).
                 if consumer._committed_offset.get(tp) is None:
-                    consumer._committed_offset[tp] = committed
+                    consumer._committed_offset[tp] = earliest
+            committed = consumer._committed_offset[tp]
             lowest_acked = min(consumer._acked.get(tp) or (), default=None)
-            if holes.observe(tp, consumer._committed_offset.get(tp), lowest_acked):
+            if holes.observe(tp, committed, lowest_acked):
                 await reread_hole(tp, committed, lowest_acked)
                 continue
             position = await consumer.position(tp)
@@ -68,19 +68,21 @@ def attach(rt) -> None:
                         "paused %s, unchanged for %.0fs; resuming and re-reading from %s",
                         tp.topic, tp.partition, ends[tp], committed, position,
                         tp in consumer._paused_partitions, rt.settings.stall_after_s, committed)
-            consumer.resume_partitions({tp})
-            await consumer.seek(tp, committed)
+            await reread(tp, committed)
 
     async def reread_hole(tp, committed: int, lowest_acked: int) -> None:
-        consumer = app.consumer
         rt.metrics.commit_holes.labels(tp.topic).inc()
-        earliest = (await consumer.earliest_offsets(tp))[tp]
+        earliest = (await app.consumer.earliest_offsets(tp))[tp]
         if earliest > committed:  # deleted by retention before anyone processed them
             log.warning("partition %s/%d: records %d to %d expired unprocessed",
                         tp.topic, tp.partition, committed, earliest - 1)
-            consumer._committed_offset[tp] = committed = earliest
+            app.consumer._committed_offset[tp] = committed = earliest
         log.warning("partition %s/%d: commit held at %d, records from %d on processed; "
                     "re-reading from %d", tp.topic, tp.partition, committed, lowest_acked,
                     committed)
-        consumer.resume_partitions({tp})
-        await consumer.seek(tp, committed)
+        await reread(tp, committed)
+
+    async def reread(tp, offset: int) -> None:
+        """Have Faust fetch and deliver ``tp`` again from ``offset``, paused or not."""
+        app.consumer.resume_partitions({tp})
+        await app.consumer.seek(tp, offset)
