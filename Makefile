@@ -37,7 +37,7 @@ test: venv kafka-jars
 	$(PY) -m pytest -q
 
 test-unit: venv
-	$(PY) -m pytest -q tests/unit tests/agents learning schemas
+	$(PY) -m pytest -q tests/unit tests/agents kafka_io learning schemas agents app
 
 test-integration: venv kafka-jars
 	$(PY) -m pytest -q tests/integration

@@ -20,7 +20,7 @@ from learning.deployment import Deployment, DeploymentError
 from schemas import ControlCommand, InvalidRecord, decode, encode
 
 from .deployments import UnknownTenant
-from .keys import KeyMismatch, check_key
+from .intake import KeyMismatch, check_key
 
 HISTORY = 20  # deployments kept per tenant for `rollback` (in memory: lost on a restart)
 

@@ -6,14 +6,19 @@ Last write wins by (version, ts); an older update arriving late is ignored, not 
 from __future__ import annotations
 
 from learning.enrichment import EntityState, merge_state
-from schemas import InvalidRecord, StateUpdate, decode
+from schemas import StateUpdate
 from tables.writes import entity_key
 
-from .keys import KeyMismatch, check_key
+from .intake import intake
 
 
 class TenantScopedGlobal(ValueError):
     """Global context comes from tenant "*" only: one tenant's data must not reach the others."""
+
+
+def only_global_context_is_global(update: StateUpdate) -> None:
+    if update.scope == "global" and update.tenant != "*":
+        raise TenantScopedGlobal(f"a global update must have tenant '*', not {update.tenant!r}")
 
 
 def attach(rt) -> None:
@@ -21,16 +26,9 @@ def attach(rt) -> None:
 
     @rt.app.agent(rt.topics.state_updates, name="apply_state_update")
     async def apply_state_update(stream):
-        async for event in stream.events():
-            try:
-                update = decode(StateUpdate, event.message.value, rt.limits)
-                check_key(event.message.key, update.tenant)
-                if update.scope == "global" and update.tenant != "*":
-                    raise TenantScopedGlobal(f"a global update must have tenant '*', "
-                                             f"not {update.tenant!r}")
-            except (InvalidRecord, KeyMismatch, TenantScopedGlobal) as exc:
-                await rt.dead_letter(event.message, exc, stage="state-update")
-                continue
+        async for _, update in intake(rt, stream, StateUpdate, stage="state-update",
+                                      check=only_global_context_is_global,
+                                      rejects=(TenantScopedGlobal,)):
             if update.scope == "global":
                 table, key = tables.context, update.entity
             else:

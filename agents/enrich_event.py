@@ -14,7 +14,7 @@ from tables.writes import entity_key, request_key
 
 from .deployments import UnknownTenant
 from .join_label import emit_training, label_joined
-from .keys import KeyMismatch, check_key
+from .intake import KeyMismatch, check_key
 
 
 class ReplayRefused(ValueError):

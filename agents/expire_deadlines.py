@@ -18,14 +18,12 @@ import time
 from collections import defaultdict
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from app.topics import bootstrap_servers
+from kafka_io import offset_for_time, read_partition
 from learning.policy import Pending, on_deadline
 from tables.writes import delete, put, request_key
 
 from .enrich_event import opened_by
-from .pool_checkpoints import read_partition
 from .results import close_request
 
 RESCAN_S = 1.0
@@ -70,18 +68,11 @@ class DeadlineQueue:
 
 async def answered_since(bootstrap: str, topic: str, partition: int, since: float) -> set[str]:
     """Request keys with a result in `topic`[partition] written at or after `since` (epoch s)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                group_id=None)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        found = (await consumer.offsets_for_times({tp: int(since * 1000)})).get(tp)
-    finally:
-        await consumer.stop()
-    if found is None:  # nothing written since
+    start = await offset_for_time(bootstrap, topic, partition, since)
+    if start is None:  # nothing written since
         return set()
     answered = set()
-    async for message in read_partition(bootstrap, topic, partition, found.offset):
+    async for message in read_partition(bootstrap, topic, partition, start):
         result = orjson.loads(message.value)
         answered.add(request_key(result["tenant"], result["request_id"]))
     return answered
@@ -116,7 +107,7 @@ def attach(rt) -> None:
                         now - dedupe_window_s)
             try:
                 answered = await asyncio.wait_for(answered_since(
-                    bootstrap_servers(rt.settings), results_topic, partition, since), LOOKUP_S)
+                    rt.settings.bootstrap, results_topic, partition, since), LOOKUP_S)
             except Exception as exc:  # answer them at their deadline: a duplicate, not a loss
                 log.warning("could not look up %d recovered requests of partition %d on %s: "
                             "%r", len(entries), partition, results_topic, exc)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from schemas import Enriched, InvalidRecord, LabelRecord, Training, decode, encode
 from tables.writes import delete, request_key
 
-from .keys import KeyMismatch, check_key
+from .intake import KeyMismatch, check_key
 
 LABEL_EXPIRY_TICK_S = 1.0
 

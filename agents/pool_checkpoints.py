@@ -15,56 +15,12 @@ import pickle
 import time
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaTimeoutError
-
-from app.topics import bootstrap_servers
+from kafka_io import read_partition
 from learning.checkpoint import (Sealed, StoreIndex, chunk_key, meta_key, parse_key, split,
                                  watermark_key)
 from schemas import CheckpointMeta, InvalidRecord, decode, encode, to_plain
 
 log = logging.getLogger(__name__)
-
-
-STALL_S = 30.0  # no record for this long while behind `end`: the read is stuck, start over
-
-
-async def read_partition(bootstrap: str, topic: str, partition: int, start: int | None,
-                         end: int | None = None, stall_s: float = STALL_S):
-    """The records of one partition from `start` (None: the beginning) up to `end` (None: the
-    end offset now), with a plain consumer: no group, nothing committed.
-
-    Raises `KafkaTimeoutError` when no record arrives for `stall_s` while the position is
-    short of `end`: a recovery read that once hung forever after a worker restart (the pool
-    then never served again) is retried by `PoolState.ready` instead.
-    """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", group_id=None)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        if end is None:
-            end = (await consumer.end_offsets([tp]))[tp]
-        if start is None:
-            await consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, start)
-        last_progress = time.monotonic()
-        while (position := await consumer.position(tp)) < end:
-            batch = await consumer.getmany(tp, timeout_ms=500)
-            messages = batch.get(tp, ())
-            if messages:
-                last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > stall_s:
-                raise KafkaTimeoutError(f"{topic}[{partition}]: no record for {stall_s:.0f}s at "
-                                        f"offset {position}, reading up to {end}")
-            for message in messages:
-                if message.offset >= end:
-                    return
-                yield message
-    finally:
-        await consumer.stop()
 
 
 class CheckpointStore:
@@ -80,7 +36,7 @@ class CheckpointStore:
     async def scan(self, partition: int) -> StoreIndex:
         """Everything the store holds for `partition`, chunk bytes included."""
         index = StoreIndex()
-        async for m in read_partition(bootstrap_servers(self.rt.settings), self.topic_name,
+        async for m in read_partition(self.rt.settings.bootstrap, self.topic_name,
                                       partition, None):
             index.add(m.key, self._value(m.key, m.value))
         return index

@@ -13,62 +13,9 @@ from __future__ import annotations
 import logging
 import time
 
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
-
-from app.topics import bootstrap_servers
-
 from .pool_state import PartitionState
 
 log = logging.getLogger(__name__)
-
-
-class OffsetsNotReady(KafkaError):
-    """The group coordinator gave no offset for the partition: it is loading its offsets
-    (after a broker restart or a long pause). Retriable: recovery waits for it."""
-
-    retriable = True
-
-
-async def committed_offset(rt, topic: str, partition: int) -> int | None:
-    """The pool's committed offset for a partition (where its consumer resumes), or None."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(rt.settings))
-    await admin.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        offsets = await admin.list_consumer_group_offsets(rt.settings.app_id, partitions=[tp])
-    finally:
-        await admin.close()
-    return committed_in(offsets, tp)
-
-
-def committed_in(offsets: dict, tp: TopicPartition) -> int | None:
-    """The committed offset of ``tp`` in an offset-fetch answer; None if the group has none.
-
-    Kafka answers a partition the group never committed with offset -1, and a group-level
-    error (its coordinator still loading, COORDINATOR_LOAD_IN_PROGRESS) with no partitions
-    at all, which aiokafka hands back as an empty answer. Taken for "nothing committed",
-    that made a pool recovering after a 20 s broker pause replay nothing while its consumer
-    resumed 166 records later: two tenants' models never learnt them.
-
-    >>> tp = TopicPartition("training", 1)
-    >>> committed_in({tp: OffsetAndMetadata(1367, "")}, tp)
-    1367
-    >>> committed_in({tp: OffsetAndMetadata(-1, "")}, tp) is None
-    True
-    >>> committed_in({}, tp)
-    Traceback (most recent call last):
-    ...
-    agents.pool_recovery.OffsetsNotReady: OffsetsNotReady: no committed offset given for training/1: the group coordinator is not ready
-
-    """
-    found = offsets.get(tp)
-    if found is None:
-        raise OffsetsNotReady(f"no committed offset given for {tp.topic}/{tp.partition}: "
-                              "the group coordinator is not ready")
-    return found.offset if found.offset >= 0 else None
 
 
 async def recover(pool, partition: int, committed: int | None) -> dict:

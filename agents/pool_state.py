@@ -35,7 +35,9 @@ from learning.tenant_models import TenantModels
 from schemas import CheckpointMeta, DriftEvent, Enriched, InvalidRecord, Score, Training, decode, encode
 
 from .deployments import DeploymentResolver
-from .pool_checkpoints import CheckpointStore, pickled, read_partition
+from kafka_io import committed_offset, read_partition
+
+from .pool_checkpoints import CheckpointStore, pickled
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +105,14 @@ class PoolState:
         async with self._locks[partition]:
             if partition not in self._to_check:
                 return
-            from .pool_recovery import committed_offset, recover
+            from .pool_recovery import recover
 
             backoff = 0.5
             while True:
                 recovering = False
                 try:
-                    committed = await committed_offset(self.rt, self.training_topic, partition)
+                    committed = await committed_offset(self.rt.settings.bootstrap, self.rt.settings.app_id,
+                                                        self.training_topic, partition)
                     held = self.partitions.get(partition)
                     if held is not None and committed == held.next_offset:
                         held.stale = False  # came back untouched: the models are current
@@ -566,9 +569,7 @@ class PoolState:
         return track is not None and track[1] is progress
 
     async def read_training(self, partition: int, start: int, end: int):
-        from app.topics import bootstrap_servers
-
-        async for m in read_partition(bootstrap_servers(self.rt.settings), self.training_topic,
+        async for m in read_partition(self.rt.settings.bootstrap, self.training_topic,
                                       partition, start, end):
             try:
                 yield m.offset, decode(Training, m.value, self.rt.limits)

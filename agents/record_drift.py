@@ -6,21 +6,15 @@ keeps the last events for the ops page's drift marks and counts them for Prometh
 
 from __future__ import annotations
 
-from schemas import DriftEvent, InvalidRecord, decode
+from schemas import DriftEvent
 
-from .keys import KeyMismatch, check_key
+from .intake import intake
 
 
 def attach(rt) -> None:
     @rt.app.agent(rt.topics.drift, name="record_drift")
     async def record_drift(stream):
-        async for event in stream.events():
-            try:
-                drift = decode(DriftEvent, event.message.value, rt.limits)
-                check_key(event.message.key, drift.tenant)
-            except (InvalidRecord, KeyMismatch) as exc:
-                await rt.dead_letter(event.message, exc, stage="drift")
-                continue
+        async for _, drift in intake(rt, stream, DriftEvent, stage="drift"):
             rt.stats.drift_event(drift.tenant, drift.asdict())
             rt.stats.count("drift_events", drift.tenant)
             rt.metrics.drift_events.labels(drift.signal.split(":", 1)[0]).inc()

@@ -32,7 +32,7 @@ from learning.drift_response import (Evaluation, Ledger, Response, ResponsePolic
 from schemas import DriftEvent, InvalidRecord, Score, Training, decode
 
 from .deployments import UnknownTenant
-from .keys import KeyMismatch, check_key
+from .intake import intake
 
 
 class DriftResponses:
@@ -133,17 +133,11 @@ def attach(rt, policies: dict[str, ResponsePolicy] | None = None) -> None:
 
     @rt.app.agent(rt.topics.drift, name="respond_to_drift")
     async def respond_to_drift(stream):
-        async for event in stream.events():
-            try:
-                drift = decode(DriftEvent, event.message.value, rt.limits)
-                check_key(event.message.key, drift.tenant)
-            except (InvalidRecord, KeyMismatch) as exc:
-                await rt.dead_letter(event.message, exc, stage="drift-response")
-                continue
+        async for message, drift in intake(rt, stream, DriftEvent, stage="drift-response"):
             try:
                 await state.on_drift(drift)
             except DeploymentError as exc:
-                await rt.dead_letter(event.message, exc, stage="drift-response")
+                await rt.dead_letter(message, exc, stage="drift-response")
 
     def evaluating(event) -> bool:
         key = event.message.key

@@ -12,7 +12,9 @@ from faust.cli import option
 from learning.checkpoint import sign
 from schemas import encode
 
-from .topics import bootstrap_servers, declare_topics
+from kafka_io import send_one
+
+from .topics import declare_topics
 
 
 def attach(app: faust.App) -> None:
@@ -68,15 +70,8 @@ def rollback_command(tenant: str, model: str, version: int, now: float | None = 
 
 
 async def send_control(rt, command) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(rt.settings), acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(rt.settings.topic("control"), encode(command),
-                                     key=command.tenant.encode())
-    finally:
-        await producer.stop()
+    await send_one(rt.settings.bootstrap, rt.settings.topic("control"),
+                   command.tenant.encode(), encode(command))
 
 
 async def read_checkpoint_store(rt, tenant: str | None = None):

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from kafka_io import open_producer, read_range
 
 from schemas import DecoyEntry, Enriched, Event, InvalidRecord, Limits, Replayed, decode, encode
 
 from .settings import Settings
-from .topics import bootstrap_servers, declare_topics
+from .topics import declare_topics
 
 SOURCES = ("decoy-log", "events")
 
@@ -88,9 +89,7 @@ async def replay(settings: Settings, source: str, target_env: str, since: Bound 
     await declare_topics(settings.with_(env=target_env))  # staging may not have run yet
     labels = await _labels(settings) if source == "decoy-log" else {}
     report = ReplayReport()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(settings), linger_ms=5)
-    await producer.start()
-    try:
+    async with open_producer(settings.bootstrap) as producer:
         async for message, bar in _read(settings, settings.topic(source), since, until, progress):
             tenant = (message.key or b"").decode(errors="replace")
             if tenants and tenant not in tenants:
@@ -111,9 +110,6 @@ async def replay(settings: Settings, source: str, target_env: str, since: Bound 
             report.per_tenant[tenant] = report.per_tenant.get(tenant, 0) + 1
             if bar is not None:
                 bar.set_postfix(copied=report.copied)
-        await producer.flush()
-    finally:
-        await producer.stop()
     return report
 
 
@@ -137,50 +133,25 @@ async def _labels(settings: Settings) -> dict:
 async def _read(settings: Settings, topic: str, since: Bound | None, until: Bound | None,
                 progress: bool):
     """Every record of every partition between the bounds, as they stand now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings),
-                                enable_auto_commit=False)
-    await consumer.start()
     bar = None
-    try:
-        metadata = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(metadata.partitions_for_topic(topic) or ())]
-        if not partitions:
-            raise LookupError(f"topic {topic} does not exist")
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        if since is not None and since.time is not None:
-            found = await consumer.offsets_for_times({tp: int(since.time * 1000) for tp in partitions})
-            starts = {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in partitions}
-        elif since is not None:
-            starts = {tp: max(starts[tp], since.offset) for tp in partitions}
-        if until is not None and until.offset is not None:
-            ends = {tp: min(ends[tp], until.offset) for tp in partitions}
-        remaining = {tp for tp in partitions if starts[tp] < ends[tp]}
-        for tp in partitions:
-            consumer.seek(tp, starts[tp])
+
+    def on_total(total: int) -> None:
+        nonlocal bar
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=sum(max(0, ends[tp] - starts[tp]) for tp in partitions),
-                       desc=f"replay {topic}", unit="rec")
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, messages in batch.items():
-                for message in messages:
-                    if message.offset >= ends[tp]:
-                        remaining.discard(tp)
-                        break
-                    if bar is not None:
-                        bar.update(1)
-                    if until is not None and until.time is not None and \
-                            message.timestamp > until.time * 1000:
-                        continue
-                    yield message, bar
-                if messages and messages[-1].offset >= ends[tp] - 1:
-                    remaining.discard(tp)
+            bar = tqdm(total=total, desc=f"replay {topic}", unit="rec")
+
+    try:
+        async for message in read_range(
+                settings.bootstrap, topic,
+                since_offset=since.offset if since is not None else None,
+                since_time=since.time if since is not None else None,
+                until_offset=until.offset if until is not None else None,
+                until_time=until.time if until is not None else None, on_total=on_total):
+            if bar is not None:
+                bar.update(1)
+            yield message, bar
     finally:
         if bar is not None:
             bar.close()
-        await consumer.stop()

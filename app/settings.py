@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
+from kafka_io import bootstrap_of
+
 PREFIX = "RENDEZVOUS_"
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
@@ -238,6 +240,11 @@ class Settings:
     def app_id(self) -> str:
         """Faust app id, hence consumer group and changelog prefix: one per env and role."""
         return f"rendezvous-{self.env}-{self.role}"
+
+    @property
+    def bootstrap(self) -> str:
+        """host:port list for plain aiokafka clients (kafka_io), from ``broker``."""
+        return bootstrap_of(self.broker)
 
     def topic(self, name: str) -> str:
         """The environment's name for a logical topic: ``prod.events``, ``staging.results``."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import faust
 
+from kafka_io import create_missing_topics
+
 from .settings import Settings
 
 # Keyed by tenant and co-partitioned: a tenant's tables, models and pending requests
@@ -82,25 +84,11 @@ async def declare_topics(settings: Settings) -> list[str]:
 
     Workers declare topics too; calling this first lets producers start before any worker.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name, settings.partitions, 1, topic_configs=topic_configs(base))
-            for base in TENANT_KEYED + UNKEYED
-            if (name := settings.topic(base)) not in existing
-        ] + [
-            NewTopic(name, settings.partitions, 1, topic_configs={"cleanup.policy": "compact"})
-            for name in changelog_names(settings) if name not in existing
-        ]
-        if missing:
-            await admin.create_topics(missing)
-        return [t.name for t in missing]
-    finally:
-        await admin.close()
+    wanted = {settings.topic(base): (settings.partitions, topic_configs(base))
+              for base in TENANT_KEYED + UNKEYED}
+    wanted.update({name: (settings.partitions, {"cleanup.policy": "compact"})
+                   for name in changelog_names(settings)})
+    return await create_missing_topics(settings.bootstrap, wanted)
 
 
 def changelog_names(settings: Settings) -> list[str]:
@@ -113,8 +101,3 @@ def changelog_names(settings: Settings) -> list[str]:
 
     serving = settings.with_(role="serving").app_id
     return [f"{serving}-{table}-changelog" for table in TABLE_NAMES]
-
-
-def bootstrap_servers(settings: Settings) -> str:
-    """host:port list for plain aiokafka clients, from the Faust broker URL."""
-    return ",".join(url.split("://", 1)[-1] for url in settings.broker.split(";"))

@@ -44,14 +44,14 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from bench import drift as inproc
 from bench.drift import (POLICIES, WARMUP, deployment, detector_false_alarms, false_alarms,
                          first_after, recovery, smooth, standalone_detections, stationary,
                          stream, stream_table)
 from harness.faults import Cluster
-from harness.kafka_io import read_all, topic_partitions
+from kafka_io import from_beginning, read_all
 
 REPO = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("BENCH_DRIFT_KAFKA_PORT", "19592"))
@@ -147,13 +147,7 @@ async def follow(bootstrap: str, topic: str, sink: list, stop: asyncio.Event,
                  quiet_s: float = 3.0) -> None:
     """Collect a topic from the beginning into ``sink`` until ``stop`` and ``quiet_s`` without
     a record (so that a late duplicate is still counted)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        partitions = await topic_partitions(consumer, topic)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_beginning(bootstrap, topic) as consumer:
         last = time.monotonic()
         while not (stop.is_set() and time.monotonic() - last > quiet_s):
             batch = await consumer.getmany(timeout_ms=200)
@@ -161,8 +155,6 @@ async def follow(bootstrap: str, topic: str, sink: list, stop: asyncio.Event,
                 if messages:
                     last = time.monotonic()
                 sink.extend(orjson.loads(m.value) for m in messages)
-    finally:
-        await consumer.stop()
 
 
 async def poll_learned(pool, learned: list, stop: asyncio.Event) -> None:
@@ -241,14 +233,9 @@ async def training_request_ids(bootstrap: str, topic: str,
     """(tenant, offset) -> request id of the tenant's training record at that offset, for the
     offsets in ``wanted`` (offset -> tenants). Offsets are per partition and a partition holds
     several tenants, so the record's own tenant tells which one it is."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
-    await consumer.start()
     out: dict[tuple[str, int], str] = {}
-    try:
-        partitions = await topic_partitions(consumer, topic)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_beginning(bootstrap, topic, max_partition_fetch_bytes=8 << 20) as consumer:
+        partitions = list(consumer.assignment())
         ends = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if ends[tp] > 0}
         while remaining:
@@ -259,8 +246,6 @@ async def training_request_ids(bootstrap: str, topic: str,
                         out[(m.key.decode(), m.offset)] = orjson.loads(m.value)["request_id"]
                 if messages and messages[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
-    finally:
-        await consumer.stop()
     return out
 
 

@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from kafka_io import topic_partitions
 
 # aiokafka logs every refused connection while a broker starts; the bench prints its own progress.
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -57,41 +58,8 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-async def create_topics(bootstrap: str, names: list[str], partitions: int = 4) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
-        if missing:
-            await admin.create_topics(missing)
-    finally:
-        await admin.close()
-
-
-async def produce_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value=v, key=k) for k, v in records]
-        await producer.flush()
-        for f in futures:
-            await f
-    finally:
-        await producer.stop()
-
-
-async def _end_positions(consumer: AIOKafkaConsumer, topic: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topic {topic} does not exist")
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.2)
-    tps = [TopicPartition(topic, p) for p in sorted(found)]
+async def _end_positions(consumer: AIOKafkaConsumer, bootstrap: str, topic: str) -> None:
+    tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic, 60.0)]
     consumer.assign(tps)
     await consumer.seek_to_end(*tps)
     for tp in tps:
@@ -116,7 +84,7 @@ async def drive(bootstrap: str, in_topic: str, out_topic: str, events: list[dict
     sent_ts: dict[str, float] = {}
     run = Run(sent=len(events), received=0, t_first_sent=0.0, t_last_sent=0.0, t_last_result=0.0)
     try:
-        await _end_positions(consumer, out_topic)
+        await _end_positions(consumer, bootstrap, out_topic)
         wanted = {e["request_id"] for e in events}
         seen: set[str] = set()
         failed: list = []

@@ -23,7 +23,7 @@ import orjson
 from harness.faults import (Cluster, Load, broker_pause, broker_restart, crash_loop, label_mismatches,
                             verify)
 from harness.fuzz import corpus
-from harness.kafka_io import produce, read_all
+from kafka_io import produce, read_all
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = os.environ.get("BENCH_QUICK") == "1"

@@ -8,7 +8,7 @@ import asyncio
 from collections import defaultdict
 
 from bench.driver import percentile
-from harness.kafka_io import read_all
+from kafka_io import read_all
 
 
 def hop_latencies(bootstrap: str, env: str, prefixes: list[str]) -> dict:

@@ -18,7 +18,7 @@ import orjson
 from river import evaluate, metrics
 
 from harness.faults import Cluster
-from harness.kafka_io import produce, read_topic
+from kafka_io import produce, read_topic
 from learning.enrichment import model_input
 from learning.zoo import build
 

@@ -176,15 +176,16 @@ class Bench:
                                      stall_s=stall_s or self.cfg.stall_s, progress=bar))
 
     def _topics(self, env: str) -> None:
-        from bench.driver import create_topics
+        from kafka_io import create_missing_topics
 
-        asyncio.run(create_topics(self.bootstrap, [f"{env}.events", f"{env}.state-updates",
-                                                   f"{env}.results"]))
+        asyncio.run(create_missing_topics(self.bootstrap, {
+            f"{env}.{base}": (4, {}) for base in ("events", "state-updates", "results")}))
 
     def _state(self, env: str, workload) -> None:
-        from bench.driver import produce_raw
+        from kafka_io import produce
 
-        asyncio.run(produce_raw(self.bootstrap, f"{env}.state-updates", workload.state_updates()))
+        asyncio.run(produce(self.bootstrap, f"{env}.state-updates", workload.state_updates(),
+                            acks=1))
 
     def _warm(self, env: str, workload, n: int, what: str) -> None:
         events = workload.events(n, "warm", every_tenant_first=True)

@@ -266,9 +266,9 @@ class Ledger:
 async def session(bootstrap: str, stream: DemoStream, workers: list, report_every: float,
                   drain_timeout: float, env: str = ENV) -> tuple[dict, bool]:
     """Send the stream, watch results and dead letters; return (summary, interrupted)."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from harness.kafka_io import topic_partitions
+    from kafka_io import topic_partitions
 
     loop = asyncio.get_running_loop()
     ledger = Ledger(stream)
@@ -303,7 +303,8 @@ async def session(bootstrap: str, stream: DemoStream, workers: list, report_ever
     worker_counts: dict = {}
     began = time.time()
     try:
-        parts = await topic_partitions(consumer, results_topic) + await topic_partitions(consumer, dead_topic)
+        parts = [TopicPartition(topic, p) for topic in (results_topic, dead_topic)
+                 for p in await topic_partitions(bootstrap, topic)]
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)  # only this run's records count
         for tp in parts:

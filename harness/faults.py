@@ -23,7 +23,7 @@ from app.settings import Settings
 from app.topics import declare_topics
 from localkafka import BrokerConfig, LocalKafka
 
-from .kafka_io import from_beginning, read_all, read_topic
+from kafka_io import from_beginning, read_all, read_topic
 from .workers import FaustWorker
 
 # An agent that raised (Faust restarts it, but the record it was on is lost), or a worker

@@ -59,7 +59,7 @@ async def test_recovery_replays_from_its_own_pools_watermark(make_harness, other
     try:
         with mock.patch.object(state.store, "scan", side_effect=lambda p: store), \
                 mock.patch.object(state, "read_training", new=read_training), \
-                mock.patch("agents.pool_recovery.committed_offset", return_value=len(ORDER)):
+                mock.patch("agents.pool_state.committed_offset", return_value=len(ORDER)):
             state.assigned({0})
             await state.ready(0)
         assert replayed == list(range(len(ORDER)))

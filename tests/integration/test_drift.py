@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from harness.kafka_io import produce, read_topic
+from kafka_io import produce, read_topic
 
 from .conftest import fresh_env
 from .scenarios import deployment, event, model, points

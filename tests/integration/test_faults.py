@@ -16,7 +16,7 @@ import pytest
 from harness.faults import (Cluster, Load, broker_pause, broker_restart, crash_loop,
                             label_mismatches, verify)
 from harness.fuzz import corpus
-from harness.kafka_io import produce, read_all
+from kafka_io import produce, read_all
 from schemas import Result, encode
 
 from .conftest import KAFKA_PORT, REPO, fresh_env

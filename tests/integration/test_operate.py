@@ -13,7 +13,7 @@ import urllib.request
 import orjson
 import pytest
 
-from harness.kafka_io import produce, read_topic
+from kafka_io import produce, read_topic
 
 from .conftest import running_workers
 from .scenarios import deployment, event, model, points

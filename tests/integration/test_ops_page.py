@@ -15,7 +15,7 @@ import urllib.request
 import orjson
 import pytest
 
-from harness.kafka_io import produce, read_topic
+from kafka_io import produce, read_topic
 
 from .conftest import REPO, fresh_env
 from .scenarios import event, points

@@ -14,7 +14,7 @@ from aiokafka.partitioner import murmur2
 from app.settings import Settings
 from app.topics import declare_topics
 from harness.faults import verify
-from harness.kafka_io import produce
+from kafka_io import produce
 from harness.workers import FaustWorker
 
 from .conftest import fresh_env, worker_settings

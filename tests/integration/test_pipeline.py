@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 import orjson
 import pytest
 
-from harness.kafka_io import produce, read_topic
+from kafka_io import produce, read_topic
 
 from .conftest import running_workers
 from .scenarios import DEPLOYMENTS, event, points

@@ -8,10 +8,10 @@ import asyncio
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from agents.pool_checkpoints import read_partition
+from kafka_io import read_partition
 from app.settings import Settings
 from app.topics import declare_topics
-from harness.kafka_io import produce
+from kafka_io import produce
 
 from .conftest import fresh_env
 

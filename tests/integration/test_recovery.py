@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.kafka_io import produce
+from kafka_io import produce
 from harness.workers import FaustWorker
 from schemas import Enriched, Training, encode
 

@@ -4,7 +4,7 @@ import asyncio
 
 import orjson
 
-from harness.kafka_io import produce, read_topic
+from kafka_io import produce, read_topic
 
 from .conftest import fresh_env
 
