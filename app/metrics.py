@@ -39,7 +39,7 @@ class Metrics:
                                          buckets=LATENCY_BUCKETS, registry=r)
         self.learned = Counter("rendezvous_learned", "Examples learned, summed over models.",
                                registry=r)
-        # Operations (issue 6).
+        # Operations: control commands, rollbacks, checkpoints, partition health.
         self.scores_received = Counter("rendezvous_scores_received", "Scores received by the "
                                        "rendezvous, by model role and outcome (ok, error).",
                                        ["role", "outcome"], registry=r)
@@ -139,7 +139,7 @@ class TenantCollector:
             who = label.get(tenant, OTHER)
             for model, m in list(models.items()):
                 n = m.get("n") or 0
-                for name in ("accuracy", "mae", "log_loss"):
+                for name in ("accuracy", "mae"):
                     value = m.get(name)
                     if isinstance(value, (int, float)) and n:
                         tally = metric.setdefault((who, model, m.get("role", ""), name), [0, 0.0])

@@ -145,7 +145,7 @@ class Settings:
             bad("role", "must be 'serving' or a pool name (lowercase letters, digits, dashes)")
         if not 1 <= self.partitions <= 1024:
             bad("partitions", "must be between 1 and 1024")
-        if not self.store.startswith(("memory://", "rocksdb://", "aerospike://")):
+        if not self.store.startswith(("memory://", "rocksdb://")):
             bad("store", "must be memory:// or rocksdb://")
         if not 0 <= self.web_port <= 65535:
             bad("web_port", "must be a TCP port")

@@ -19,7 +19,7 @@ from .settings import Settings
 TENANT_KEYED = (
     "events", "state-updates", "labels", "control", "enriched", "scores", "results",
     "training", "decoy-log", "drift", "checkpoints",
-    "drift-responses",  # issue 4: what a drift response changed and why (JSON, see agents/respond_to_drift)
+    "drift-responses",  # what a drift response changed and why, for audit
 )
 # Keyed by origin; its partitioning carries no state.
 UNKEYED = ("dead-letter",)
@@ -73,10 +73,6 @@ def define_topics(app: faust.App, settings: Settings) -> Topics:
         )
 
     return Topics(**{name.replace("-", "_"): topic(name) for name in TENANT_KEYED + UNKEYED})
-
-
-def topic_names(settings: Settings) -> list[str]:
-    return [settings.topic(name) for name in TENANT_KEYED + UNKEYED]
 
 
 async def declare_topics(settings: Settings) -> list[str]:
