@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_OUT ?= bench/results
 export BENCH_OUT
 
-.PHONY: help venv kafka-jars kafka-up kafka-down kafka-status test test-unit test-integration demo bench bench-drift bench-faults clean
+.PHONY: help venv browser kafka-jars kafka-up kafka-down kafka-status test test-unit test-integration demo bench bench-drift bench-faults clean
 
 help:
 	@echo "make demo    run the demo: local Kafka, serving + two model pools, a multi-tenant stream"
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The ops-page browser test drives Debian's chromium headless; Playwright never downloads one.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium
+
+browser: $(CHROMIUM)
+
 kafka-jars: venv
 	$(PY) -c "from localkafka import BrokerConfig, resolve_jars; print(resolve_jars(BrokerConfig.from_env().cache_dir))"
 
@@ -33,13 +42,13 @@ kafka-down: venv
 kafka-status: venv
 	$(PY) -m localkafka status
 
-test: venv kafka-jars
+test: venv kafka-jars browser
 	$(PY) -m pytest -q
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit tests/agents kafka_io learning schemas agents app
 
-test-integration: venv kafka-jars
+test-integration: venv kafka-jars browser
 	$(PY) -m pytest -q tests/integration
 
 demo: venv kafka-jars
