@@ -6,7 +6,7 @@ keeps the last events for the ops page's drift marks and counts them for Prometh
 
 from __future__ import annotations
 
-from schemas import DriftEvent, InvalidRecord, decode
+from schemas import DriftEvent, InvalidRecord, decode, to_plain
 
 from .keys import KeyMismatch, check_key
 
@@ -21,6 +21,6 @@ def attach(rt) -> None:
             except (InvalidRecord, KeyMismatch) as exc:
                 await rt.dead_letter(event.message, exc, stage="drift")
                 continue
-            rt.stats.drift_event(drift.tenant, drift.asdict())
+            rt.stats.drift_event(drift.tenant, to_plain(drift))
             rt.stats.count("drift_events", drift.tenant)
             rt.metrics.drift_events.labels(drift.signal.split(":", 1)[0]).inc()
