@@ -13,6 +13,7 @@ boolean"``): the path down to the offending value, with the value itself.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 import typing
 from typing import Any, Callable, Literal, Union
@@ -91,12 +92,15 @@ def _check_ident(value: str, path: str, limits: Limits) -> None:
 def _check_map(value: dict, path: str, limits: Limits) -> None:
     if len(value) > limits.max_features:
         raise _fail(path, f"too many entries ({len(value)} > {limits.max_features})")
-    # Keys become column names and metric labels, so they are identifiers too;
-    # the whole-map test keeps the common, valid case in C.
-    if value and (
+    # Keys become column names and metric labels, so they are identifiers too.
+    # Joined, they are printable exactly when each one is, and no key is
+    # longer than all of them together: two C calls in the common case.
+    joined = "".join(value)
+    longest = limits.max_string_len
+    if (
         "" in value
-        or max(map(len, value)) > limits.max_string_len
-        or not all(map(str.isprintable, value))
+        or not joined.isprintable()
+        or (len(joined) > longest and max(map(len, value)) > longest)
     ):
         for key in value:
             _identifier(key, f"{path}.{show(key)} (name)", limits)
@@ -162,9 +166,9 @@ def _enriched_matches_request(record: Training, prefix: str) -> None:
             )
 
 
-_RULES: dict[type, tuple[Callable[[Any, str], None], ...]] = {
-    StateUpdate: (_global_tenant_only_in_global_scope,),
-    Training: (_enriched_matches_request,),
+_RULES: dict[type, Callable[[Any, str], None]] = {
+    StateUpdate: _global_tenant_only_in_global_scope,
+    Training: _enriched_matches_request,
 }
 
 
@@ -192,16 +196,26 @@ def _is_struct(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, Struct)
 
 
+def _nested(value: Struct, path: str, limits: Limits) -> None:
+    post_check(value, limits, f"{path}.")
+
+
 @functools.cache
-def _plan(cls: type[Struct]) -> tuple[tuple[str, Any], ...]:
-    # (field, check or nested record class), read off the annotations once.
+def _plan(cls: type[Struct]) -> tuple[tuple[str, ...], Any, tuple[tuple[str, Any], ...]]:
+    # Read off the annotations once: the required identifier fields (checked
+    # together, the common case), then (field, check) for everything else.
+    idents: list[str] = []
     steps: list[tuple[str, Any]] = []
     for name, hint in _hints(cls).items():
         tp, extras = _unwrap(hint)
         if _is_struct(tp):
-            steps.append((name, tp))
+            steps.append((name, _nested))
+        elif extras.count(IDENT) and typing.get_origin(hint) is not Union:
+            idents.append(name)
+            extras = [m for m in extras if m is not IDENT]
         steps.extend((name, _CHECKS[m]) for m in extras if m in _CHECKS)
-    return tuple(steps)
+    getter = operator.attrgetter(*idents) if len(idents) > 1 else None
+    return tuple(idents), getter, tuple(steps)
 
 
 def post_check(record: Struct, limits: Limits, prefix: str = "") -> None:
@@ -230,15 +244,19 @@ def post_check(record: Struct, limits: Limits, prefix: str = "") -> None:
     schemas.errors.InvalidRecord: tenant: longer than 2 characters (4)
     """
     cls = type(record)
-    for name, check in _plan(cls):
+    idents, getter, steps = _plan(cls)
+    longest = limits.max_string_len
+    values = getter(record) if getter else [getattr(record, name) for name in idents]
+    for value in values:
+        if len(value) > longest or not value.isprintable():
+            for name in idents:
+                _check_ident(getattr(record, name), prefix + name, limits)
+    for name, check in steps:
         value = getattr(record, name)
-        if value is None:
-            continue
-        if isinstance(check, type):
-            post_check(value, limits, f"{prefix}{name}.")
-        else:
+        if value is not None:
             check(value, prefix + name, limits)
-    for rule in _RULES.get(cls, ()):
+    rule = _RULES.get(cls)
+    if rule is not None:
         rule(record, prefix)
 
 
