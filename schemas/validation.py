@@ -268,8 +268,8 @@ def _fits(value: Any, tp: Any) -> bool:
     return True
 
 
-def _problem(tp: Any, value: Any) -> str | None:
-    """What is wrong with `value` for the type `tp`, in this package's words."""
+def _problem(tp: Any, value: Any, message: str) -> str | None:
+    """What is wrong with `value` for the type `tp` (msgspec said `message`), in our words."""
     tp, extras = _unwrap(tp)
     got = json_type(value)
     metas = [m for m in extras if isinstance(m, Meta)]
@@ -283,10 +283,12 @@ def _problem(tp: Any, value: Any) -> str | None:
     if tp is dict or origin is dict:
         return f"expected an object, got {got}"
     if origin is Union:  # a label
-        if type(value) is int:
+        # orjson reads integers beyond 64 bits as floats; msgspec keeps them
+        # integers, and refuses them.
+        if type(value) is int or (type(value) is float and "`int`" in message):
             return f"integer out of 64-bit range ({value})"
         if type(value) is str:
-            return _problem(next(a for a in typing.get_args(tp) if _unwrap(a)[0] is str), value)
+            return _problem(next(a for a in typing.get_args(tp) if _unwrap(a)[0] is str), value, message)
         if type(value) in (bool, float):
             return None
         return f"expected a boolean, integer, number or string, got {got}"
@@ -346,7 +348,7 @@ def _explain(cls: type[Struct], obj: Any, message: str) -> InvalidRecord:
         known = _hints(_unwrap(tp)[0])
         field = prefix + show(next(k for k in value if k not in known))
         return InvalidRecord(f"unknown field: {field}", field=field)
-    problem = _problem(tp, value) or text[:1].lower() + text[1:]
+    problem = _problem(tp, value, text) or text[:1].lower() + text[1:]
     return InvalidRecord(f"{path or 'payload'}: {problem}", field=path or None)
 
 
