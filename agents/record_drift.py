@@ -6,7 +6,7 @@ keeps the last events for the ops page's drift marks and counts them for Prometh
 
 from __future__ import annotations
 
-from schemas import DriftEvent
+from schemas import DriftEvent, to_plain
 
 from .intake import intake
 
@@ -15,6 +15,6 @@ def attach(rt) -> None:
     @rt.app.agent(rt.topics.drift, name="record_drift")
     async def record_drift(stream):
         async for _, drift in intake(rt, stream, DriftEvent, stage="drift"):
-            rt.stats.drift_event(drift.tenant, drift.asdict())
+            rt.stats.drift_event(drift.tenant, to_plain(drift))
             rt.stats.count("drift_events", drift.tenant)
             rt.metrics.drift_events.labels(drift.signal.split(":", 1)[0]).inc()

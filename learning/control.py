@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from learning import deployment as _deployment
 from learning.deployment import Deployment, ModelDeployment, Policy
 from learning.errors import DeploymentError
+from schemas.records import COMMANDS
 
 __all__ = [
     "COMMANDS",
@@ -45,7 +46,6 @@ __all__ = [
     "Verdict",
 ]
 
-COMMANDS = ("deploy", "promote", "retire", "set-policy", "rollback")
 POLICY_FIELDS = tuple(f.name for f in dataclasses.fields(Policy))
 
 

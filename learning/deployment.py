@@ -18,6 +18,7 @@ import orjson
 
 from learning import zoo
 from learning.errors import DeploymentError
+from schemas.records import ROLES
 
 __all__ = [
     "ROLES",
@@ -31,7 +32,6 @@ __all__ = [
     "with_rollback",
 ]
 
-ROLES = ("champion", "challenger", "shadow", "canary")
 TASKS = ("classification", "regression")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from learning.deployment import Deployment, ab_arm
+from schemas.records import REASONS
 
 __all__ = [
     "REASONS",
@@ -21,8 +22,6 @@ __all__ = [
     "on_score",
     "on_deadline",
 ]
-
-REASONS = ("champion", "fallback-deadline", "fallback-error", "ab-variant", "default")
 
 
 @dataclass(frozen=True)

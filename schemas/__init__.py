@@ -1,4 +1,4 @@
-"""Rendezvous records: one `faust.Record` per topic, their codec and validation.
+"""Rendezvous records: one `msgspec.Struct` per topic, their codec and validation.
 
 >>> from schemas import Event, Limits, decode, encode
 >>> event = Event(tenant="acme", request_id="r1", entity="u7", ts=1.0, features={"amount": 3.0})
@@ -12,6 +12,9 @@ from .errors import InvalidRecord
 from .limits import PAYLOAD_FACTOR, Limits
 from .records import (
     COMMANDS,
+    MAX_ERROR_CHARS,
+    MAX_NAME_CHARS,
+    MAX_VALUE_CHARS,
     KINDS,
     REASONS,
     ROLES,
@@ -32,7 +35,7 @@ from .records import (
     StateUpdate,
     Training,
 )
-from .validation import MAX_ERROR_CHARS, MAX_NAME_CHARS, MAX_VALUE_CHARS, validate_object
+from .validation import validate_object
 
 __all__ = [
     "COMMANDS",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from .records import DeadLetter
-from .validation import MAX_ERROR_CHARS, MAX_NAME_CHARS, MAX_VALUE_CHARS
+from .records import MAX_ERROR_CHARS, MAX_NAME_CHARS, MAX_VALUE_CHARS, DeadLetter
 
 __all__ = ["dead_letter_for", "dead_letter_headers"]
 
 
 def _text(raw: bytes | str | None, limit: int) -> str:
     # backslashreplace keeps undecodable bytes visible as \xNN; the round trip
-    # through UTF-8 also turns lone surrogates (which orjson cannot write)
+    # through UTF-8 also turns lone surrogates (which JSON encoders cannot write)
     # into escapes.
     if raw is None:
         return ""

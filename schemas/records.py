@@ -1,21 +1,20 @@
-"""The records on every topic.
+"""The records on every topic: one `msgspec.Struct` per topic, defined once.
 
-Each class is a typed `faust.Record`; the comment above it names its topic
-(the base name, as in `KINDS`). Topics carry raw bytes and `schemas.codec` owns
-the encoding, so the records carry no faust metadata (``include_metadata=False``).
+The comment above each class names its topic (the base name, as in `KINDS`).
+A field's annotation is its whole contract: JSON type, static bounds
+(`msgspec.Meta`), and a marker (`IDENT`, `MAP`, ...) for what depends on the
+runtime `Limits` or spans a document, which `schemas.validation` checks after
+msgspec has decoded. Fields that may be None default to None; records are
+keyword-only.
 
-Faust requires fields with defaults to come last, so every field that may be
-None defaults to None and sits at the end of its record: build records with
-keyword arguments.
-
-Validation rules for every field live in `schemas.validation`.
+>>> Score(tenant="acme", request_id="r1", model="arf", version=1, role="champion",
+...       pool="fast", latency_ms=1.0, scored_at=2.0).output is None
+True
 """
 
-from __future__ import annotations
+from typing import Annotated, Any, Literal, Optional, Union
 
-from typing import Any, Optional, Union
-
-import faust
+from msgspec import Meta, Struct
 
 __all__ = [
     "Label",
@@ -24,6 +23,12 @@ __all__ = [
     "REASONS",
     "SOURCES",
     "COMMANDS",
+    "MAX_ERROR_CHARS",
+    "MAX_VALUE_CHARS",
+    "MAX_NAME_CHARS",
+    "INT64_MAX",
+    "INT64_MIN",
+    "Replayed",
     "Event",
     "StateUpdate",
     "LabelRecord",
@@ -53,9 +58,71 @@ SOURCES = ("inline", "delayed")
 #: `ControlCommand.command` values.
 COMMANDS = ("deploy", "promote", "retire", "set-policy", "rollback")
 
+#: Longest error message in a `Score` or `DeadLetter`.
+MAX_ERROR_CHARS = 1000
+#: Longest original value kept in a `DeadLetter`.
+MAX_VALUE_CHARS = 4096
+#: Longest key, topic, class or stage name in a `DeadLetter`. Fixed rather than
+#: taken from `Limits`: a dead letter must stay decodable whatever caused it.
+MAX_NAME_CHARS = 256
 
-class _Record(faust.Record, abstract=True, include_metadata=False):
-    """Base of all topic records: no faust metadata in the payload."""
+# Kafka offsets and most consumers are signed 64-bit, and JSON readers such as
+# orjson cannot take anything wider.
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+class Marker(str):
+    """Names a check that `schemas.validation` runs after msgspec decoded a field."""
+
+
+#: Non-empty, printable, at most ``Limits.max_string_len`` characters.
+IDENT = Marker("ident")
+#: ``dict[str, ...]``: at most ``Limits.max_features`` entries, identifier keys.
+MAP = Marker("map")
+#: A string label must be an identifier.
+LABEL = Marker("label")
+#: A free-form JSON object, bounded in depth and integer width.
+JSON = Marker("json")
+#: At most as long as an ``enriched`` payload may be: the decoy keeps that JSON
+#: text verbatim and it is validated as `Enriched` only when replayed.
+ENRICHED_TEXT = Marker("enriched-text")
+#: The feature name of a ``feature:<name>`` drift signal is an identifier.
+SIGNAL = Marker("signal")
+
+
+#: Signed 64-bit integers from 0, -1 (offsets and versions, -1: none) or 1.
+Count = Annotated[int, Meta(ge=0, le=INT64_MAX)]
+Offset = Annotated[int, Meta(ge=-1, le=INT64_MAX)]
+Positive = Annotated[int, Meta(ge=1, le=INT64_MAX)]
+Name = Annotated[str, Meta(max_length=MAX_NAME_CHARS)]
+ErrorText = Annotated[str, Meta(max_length=MAX_ERROR_CHARS)]
+Role = Literal[ROLES]
+Ident = Annotated[str, Meta(min_length=1), IDENT]
+#: Epoch seconds: not before 1970. Every float is finite: msgspec refuses
+#: numbers that overflow, and JSON has no NaN.
+Time = Annotated[float, Meta(ge=0)]
+NonNegative = Annotated[float, Meta(ge=0)]
+Probability = Annotated[float, Meta(ge=0, le=1)]
+FeatureMap = Annotated[dict[str, float], MAP]
+VersionMap = Annotated[dict[str, Count], MAP]
+JsonObject = Annotated[dict[str, Any], JSON]
+LabelValue = Annotated[
+    Union[bool, Annotated[int, Meta(ge=INT64_MIN, le=INT64_MAX)], float, Ident], LABEL
+]
+HexDigest = Annotated[str, Meta(pattern="^(?:[0-9a-f]{2})+$", description="not lowercase hex"), IDENT]
+DriftSignal = Annotated[
+    str,
+    Meta(
+        pattern="^(?:error|divergence|feature:.*)$",
+        description="must be error, divergence or feature:<name> (got {!r})",
+    ),
+    SIGNAL,
+]
+
+
+class _Record(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of all topic records: unknown fields are refused, fields keyword-only."""
 
 
 # topic: events
@@ -66,12 +133,12 @@ class Replayed(_Record):
     exact values instead of its own tables, so its models see what production's saw.
     """
 
-    state: dict[str, float]
-    state_version: int
-    aggregates: dict[str, float]
-    context: dict[str, float]
-    context_version: int
-    original_ts: float
+    state: FeatureMap
+    state_version: Offset
+    aggregates: FeatureMap
+    context: FeatureMap
+    context_version: Offset
+    original_ts: Time
 
 
 class Event(_Record):
@@ -80,12 +147,12 @@ class Event(_Record):
     ``ts`` is the request time in epoch seconds.
     """
 
-    tenant: str
-    request_id: str
-    entity: str
-    ts: float
-    features: dict[str, float]
-    label: Optional[Label] = None
+    tenant: Ident
+    request_id: Ident
+    entity: Ident
+    ts: Time
+    features: FeatureMap
+    label: Optional[LabelValue] = None
     replay: Optional[Replayed] = None
 
 
@@ -97,22 +164,22 @@ class StateUpdate(_Record):
     may be ``"*"`` (all tenants). ``version`` lets enrich drop stale updates.
     """
 
-    tenant: str
-    entity: str
-    version: int
-    ts: float
-    values: dict[str, float]
-    scope: str = "entity"
+    tenant: Ident
+    entity: Ident
+    version: Count
+    ts: Time
+    values: FeatureMap
+    scope: Literal[SCOPES] = "entity"
 
 
 # topic: labels
 class LabelRecord(_Record):
     """A delayed label, joined to its request by ``request_id``."""
 
-    tenant: str
-    request_id: str
-    label: Label
-    ts: float
+    tenant: Ident
+    request_id: Ident
+    label: LabelValue
+    ts: Time
 
 
 # topic: enriched
@@ -124,18 +191,18 @@ class Enriched(_Record):
     own validation lives elsewhere).
     """
 
-    tenant: str
-    request_id: str
-    entity: str
-    ts: float
-    features: dict[str, float]
-    state: dict[str, float]
-    state_version: int
-    aggregates: dict[str, float]
-    context: dict[str, float]
-    context_version: int
-    deployment: dict[str, Any]
-    enriched_at: float
+    tenant: Ident
+    request_id: Ident
+    entity: Ident
+    ts: Time
+    features: FeatureMap
+    state: FeatureMap
+    state_version: Offset
+    aggregates: FeatureMap
+    context: FeatureMap
+    context_version: Offset
+    deployment: JsonObject
+    enriched_at: Time
 
 
 # topic: scores
@@ -146,17 +213,17 @@ class Score(_Record):
     anything) or failed, in which case ``error`` says why.
     """
 
-    tenant: str
-    request_id: str
-    model: str
-    version: int
-    role: str
-    pool: str
-    latency_ms: float
-    scored_at: float
-    output: Optional[Label] = None
-    proba: Optional[float] = None
-    error: Optional[str] = None
+    tenant: Ident
+    request_id: Ident
+    model: Ident
+    version: Count
+    role: Role
+    pool: Ident
+    latency_ms: NonNegative
+    scored_at: Time
+    output: Optional[LabelValue] = None
+    proba: Optional[Probability] = None
+    error: Optional[ErrorText] = None
 
 
 # topic: results
@@ -167,28 +234,28 @@ class Result(_Record):
     (``reason="default"``).
     """
 
-    tenant: str
-    request_id: str
-    entity: str
-    reason: str
-    latency_ms: float
-    decided_at: float
-    model: Optional[str] = None
-    version: Optional[int] = None
-    role: Optional[str] = None
-    output: Optional[Label] = None
+    tenant: Ident
+    request_id: Ident
+    entity: Ident
+    reason: Literal[REASONS]
+    latency_ms: NonNegative
+    decided_at: Time
+    model: Optional[Ident] = None
+    version: Optional[Count] = None
+    role: Optional[Role] = None
+    output: Optional[LabelValue] = None
 
 
 # topic: training
 class Training(_Record):
     """A labelled example, in the order every model of the tenant learns it."""
 
-    tenant: str
-    request_id: str
-    label: Label
-    source: str
+    tenant: Ident
+    request_id: Ident
+    label: LabelValue
+    source: Literal[SOURCES]
     enriched: Enriched
-    labelled_at: float
+    labelled_at: Time
 
 
 # topic: decoy-log
@@ -198,11 +265,11 @@ class DecoyEntry(_Record):
     ``model_versions`` maps model name to the version active at the time.
     """
 
-    tenant: str
-    request_id: str
-    enriched: str
-    model_versions: dict[str, int]
-    logged_at: float
+    tenant: Ident
+    request_id: Ident
+    enriched: Annotated[str, ENRICHED_TEXT]
+    model_versions: VersionMap
+    logged_at: Time
 
 
 # topic: drift
@@ -213,28 +280,28 @@ class DriftEvent(_Record):
     ``training_offset`` is where in ``training`` the change was detected.
     """
 
-    tenant: str
-    model: str
-    signal: str
-    training_offset: int
-    n_before: int
-    n_after: int
+    tenant: Ident
+    model: Ident
+    signal: DriftSignal
+    training_offset: Count
+    n_before: Count
+    n_after: Count
     mean_before: float
     mean_after: float
-    detected_at: float
-    position: Optional[int] = None
-    window_start: Optional[int] = None
+    detected_at: Time
+    position: Optional[Count] = None
+    window_start: Optional[Count] = None
 
 
 # topic: control
 class ControlCommand(_Record):
     """A deployment change for one tenant, applied in order."""
 
-    tenant: str
-    command: str
-    args: dict[str, Any]
-    command_id: str
-    issued_at: float
+    tenant: Ident
+    command: Literal[COMMANDS]
+    args: JsonObject
+    command_id: Ident
+    issued_at: Time
 
 
 # topic: checkpoints
@@ -248,18 +315,18 @@ class CheckpointMeta(_Record):
     version as its ``parent_version``.
     """
 
-    tenant: str
-    model: str
-    version: int
-    training_offset: int
-    metrics: dict[str, float]
-    created_at: float
-    size_bytes: int
-    signature: str
-    parent_version: Optional[int] = None
-    role: Optional[str] = None
-    model_version: Optional[int] = None
-    reason: Optional[str] = None
+    tenant: Ident
+    model: Ident
+    version: Count
+    training_offset: Offset
+    metrics: FeatureMap
+    created_at: Time
+    size_bytes: Count
+    signature: HexDigest
+    parent_version: Optional[Count] = None
+    role: Optional[Role] = None
+    model_version: Optional[Positive] = None
+    reason: Optional[Ident] = None
 
 
 # topic: dead-letter
@@ -270,19 +337,20 @@ class DeadLetter(_Record):
     truncated; build one with `schemas.deadletter.dead_letter_for`.
     """
 
-    origin_topic: str
-    partition: int
-    offset: int
-    value: str
-    error_class: str
-    error: str
-    stage: str
-    failed_at: float
-    key: Optional[str] = None
+    origin_topic: Name
+    # -1: the record did not come from a topic (e.g. an HTTP request).
+    partition: Offset
+    offset: Offset
+    value: Annotated[str, Meta(max_length=MAX_VALUE_CHARS)]
+    error_class: Name
+    error: ErrorText
+    stage: Name
+    failed_at: Time
+    key: Optional[Name] = None
 
 
 #: Topic base name -> record class, so ``decode("events", ...)`` works.
-KINDS: dict[str, type[faust.Record]] = {
+KINDS: dict[str, type[Struct]] = {
     "events": Event,
     "state-updates": StateUpdate,
     "labels": LabelRecord,
