@@ -213,6 +213,7 @@ class Settings:
         import orjson
 
         from learning.deployment import Deployment, DeploymentError
+        from schemas import TENANT_RULE, is_tenant_id
 
         try:
             if name == "deployments_file":
@@ -223,6 +224,9 @@ class Settings:
                 per_tenant = orjson.loads(raw)
                 if not isinstance(per_tenant, dict):
                     raise ValueError("must be a JSON object mapping tenant -> deployment")
+                bad_tenants = sorted(t for t in per_tenant if not is_tenant_id(t))
+                if bad_tenants:
+                    raise ValueError(f"tenant {bad_tenants[0]!r}: {TENANT_RULE}")
                 deployments = [Deployment.from_dict(d) for d in per_tenant.values()]
             else:
                 deployments = [Deployment.from_dict(orjson.loads(self.default_deployment))]

@@ -33,7 +33,9 @@ from .records import (
     Result,
     Score,
     StateUpdate,
+    TENANT_RULE,
     Training,
+    is_tenant_id,
 )
 from .validation import validate_object
 
@@ -63,11 +65,13 @@ __all__ = [
     "Result",
     "Score",
     "StateUpdate",
+    "TENANT_RULE",
     "Training",
     "dead_letter_for",
     "dead_letter_headers",
     "decode",
     "encode",
+    "is_tenant_id",
     "kind_name",
     "to_plain",
     "validate_object",

@@ -12,6 +12,7 @@ keyword-only.
 True
 """
 
+import re
 from typing import Annotated, Any, Literal, Optional, Union
 
 from msgspec import Meta, Struct
@@ -42,6 +43,8 @@ __all__ = [
     "CheckpointMeta",
     "DeadLetter",
     "KINDS",
+    "TENANT_RULE",
+    "is_tenant_id",
 ]
 
 #: A target: bool, int or str for classification, float for regression.
@@ -99,6 +102,28 @@ Name = Annotated[str, Meta(max_length=MAX_NAME_CHARS)]
 ErrorText = Annotated[str, Meta(max_length=MAX_ERROR_CHARS)]
 Role = Literal[ROLES]
 Ident = Annotated[str, Meta(min_length=1), IDENT]
+#: A tenant id names topics' keys, URLs (/api/tenants/<id>), metric labels and log lines,
+#: so it is kept to characters that are safe in all of them.
+TENANT_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+TENANT_RULE = ("a tenant id is 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+               "letter or digit")
+Tenant = Annotated[str, Meta(min_length=1, pattern=TENANT_PATTERN,
+                                description=TENANT_RULE + " (got {!r})"), IDENT]
+_TENANT = re.compile(TENANT_PATTERN)
+
+
+def is_tenant_id(text: object) -> bool:
+    """Whether `text` is a valid tenant id (not "*": that is only a state update's address).
+
+    >>> is_tenant_id("acme-eu.1"), is_tenant_id("../../etc/passwd"), is_tenant_id("*")
+    (True, False, False)
+    """
+    return isinstance(text, str) and _TENANT.match(text) is not None
+
+
+#: State updates may also address every tenant at once, as "*" (global context).
+TenantOrAll = Annotated[str, Meta(min_length=1, pattern=TENANT_PATTERN[:-1] + "|^\\*$",
+                                  description=TENANT_RULE + ", or '*' (got {!r})"), IDENT]
 #: Epoch seconds: not before 1970. Every float is finite: msgspec refuses
 #: numbers that overflow, and JSON has no NaN.
 Time = Annotated[float, Meta(ge=0)]
@@ -147,7 +172,7 @@ class Event(_Record):
     ``ts`` is the request time in epoch seconds.
     """
 
-    tenant: Ident
+    tenant: Tenant
     request_id: Ident
     entity: Ident
     ts: Time
@@ -164,7 +189,7 @@ class StateUpdate(_Record):
     may be ``"*"`` (all tenants). ``version`` lets enrich drop stale updates.
     """
 
-    tenant: Ident
+    tenant: TenantOrAll
     entity: Ident
     version: Count
     ts: Time
@@ -176,7 +201,7 @@ class StateUpdate(_Record):
 class LabelRecord(_Record):
     """A delayed label, joined to its request by ``request_id``."""
 
-    tenant: Ident
+    tenant: Tenant
     request_id: Ident
     label: LabelValue
     ts: Time
@@ -191,7 +216,7 @@ class Enriched(_Record):
     own validation lives elsewhere).
     """
 
-    tenant: Ident
+    tenant: Tenant
     request_id: Ident
     entity: Ident
     ts: Time
@@ -213,7 +238,7 @@ class Score(_Record):
     anything) or failed, in which case ``error`` says why.
     """
 
-    tenant: Ident
+    tenant: Tenant
     request_id: Ident
     model: Ident
     version: Count
@@ -234,7 +259,7 @@ class Result(_Record):
     (``reason="default"``).
     """
 
-    tenant: Ident
+    tenant: Tenant
     request_id: Ident
     entity: Ident
     reason: Literal[REASONS]
@@ -250,7 +275,7 @@ class Result(_Record):
 class Training(_Record):
     """A labelled example, in the order every model of the tenant learns it."""
 
-    tenant: Ident
+    tenant: Tenant
     request_id: Ident
     label: LabelValue
     source: Literal[SOURCES]
@@ -265,7 +290,7 @@ class DecoyEntry(_Record):
     ``model_versions`` maps model name to the version active at the time.
     """
 
-    tenant: Ident
+    tenant: Tenant
     request_id: Ident
     enriched: Annotated[str, ENRICHED_TEXT]
     model_versions: VersionMap
@@ -280,7 +305,7 @@ class DriftEvent(_Record):
     ``training_offset`` is where in ``training`` the change was detected.
     """
 
-    tenant: Ident
+    tenant: Tenant
     model: Ident
     signal: DriftSignal
     training_offset: Count
@@ -297,7 +322,7 @@ class DriftEvent(_Record):
 class ControlCommand(_Record):
     """A deployment change for one tenant, applied in order."""
 
-    tenant: Ident
+    tenant: Tenant
     command: Literal[COMMANDS]
     args: JsonObject
     command_id: Ident
@@ -315,7 +340,7 @@ class CheckpointMeta(_Record):
     version as its ``parent_version``.
     """
 
-    tenant: Ident
+    tenant: Tenant
     model: Ident
     version: Count
     training_offset: Offset

@@ -93,7 +93,7 @@ async def test_mutations_need_the_token(api, method, path, body, headers):
      "policy.fallback: 'ghost' is not a deployed model"),
     ("put", "/api/tenants/acme/policy", b'{"deadline_ms": 50.0}', "changes nothing"),
     ("post", "/api/tenants/a%09b/promote", b'{"model": "hoeffding"}',
-     "tenant: control or unprintable character"),
+     "tenant: a tenant id is 1 to 64 letters, digits, '.', '_' or '-'"),
 ])
 async def test_invalid_commands_are_400_with_the_reason_and_nothing_is_produced(
         api, method, path, body, reason):

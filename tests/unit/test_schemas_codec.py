@@ -287,6 +287,7 @@ for _ in range(40):
     _node = _node["d"]
 
 # kind, payload -> exact reason, field
+TENANT_RULE = "tenant: a tenant id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 INVALID = {
     "missing field": ("events", plain(EVENT, tenant=DROP), "missing field: tenant", "tenant"),
     "missing nested field": (
@@ -315,6 +316,15 @@ INVALID = {
         "tenant",
     ),
     "id empty": ("events", plain(EVENT, tenant=""), "tenant: empty string", "tenant"),
+    "tenant a path": ("events", plain(EVENT, tenant="../../etc/passwd"),
+                      TENANT_RULE + " (got '../../etc/passwd')", "tenant"),
+    "tenant with a space": ("labels", {"tenant": "ac me", "request_id": "r", "label": 1, "ts": 1.0},
+                            TENANT_RULE + " (got 'ac me')", "tenant"),
+    "tenant too long": ("enriched", plain(ENRICHED, tenant="t" * 65),
+                        TENANT_RULE + f" (got {'t' * 64!r})",
+                        "tenant"),
+    "tenant all outside global state": ("events", plain(EVENT, tenant="*"),
+                                        TENANT_RULE + " (got '*')", "tenant"),
     "id too long": (
         "events",
         plain(EVENT, request_id=LONG),

@@ -196,6 +196,7 @@ def test_deployments_file_that_is_a_directory(tmp_path):
 @pytest.mark.parametrize("content, reason", [
     (b"[]", "must be a JSON object mapping tenant -> deployment"),
     (b'{"acme": {"task": "classification"}}', "missing"),
+    (b'{"../../etc/passwd": {}}', "tenant '../../etc/passwd': a tenant id is 1 to 64 letters"),
 ])
 def test_deployments_file_with_bad_content(tmp_path, content, reason):
     path = tmp_path / "deployments.json"
