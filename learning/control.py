@@ -16,7 +16,7 @@ Commands (``args`` in brackets):
   ``default_output``].
 - ``rollback`` [``deployment_version``, optional ``if_version`` and ``reason``]: back to an
   earlier deployment of this tenant (from `history`); or [``model``, ``version``]: a model
-  back to a checkpoint, through ``learning.deployment.with_rollback`` when it exists.
+  back to a checkpoint (``learning.deployment.with_rollback``).
 
 """
 
@@ -26,8 +26,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from learning import deployment as _deployment
-from learning.deployment import Deployment, ModelDeployment, Policy
+from learning.deployment import Deployment, ModelDeployment, Policy, with_rollback
 from learning.errors import DeploymentError
 
 __all__ = [
@@ -300,9 +299,6 @@ def _rollback(current: Deployment, args: dict, history) -> Deployment:
     version = args["version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise BadArguments(f"rollback: version must be an int >= 1, got {version!r}")
-    with_rollback = getattr(_deployment, "with_rollback", None)
-    if with_rollback is None:
-        raise RollbackUnavailable("rollback needs checkpoints (issue 5)")
     rolled = with_rollback(current, name, version)
     return dataclasses.replace(rolled, version=max(rolled.version, current.version + 1))
 
