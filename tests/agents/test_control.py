@@ -1,4 +1,4 @@
-"""apply_control under test_context: commands applied in order, rejections dead-lettered with
+"""control under test_context: commands applied in order, rejections dead-lettered with
 their reason, and the automatic rollback of a promotion whose new champion fails."""
 
 from __future__ import annotations
