@@ -24,6 +24,21 @@ class ReplayRefused(ValueError):
     """A replayed event reached a worker that does not accept replays (production)."""
 
 
+async def resend_open_request(rt, key: bytes, opened: Open) -> None:
+    """Send an open request's enriched record (and inline label) again, as first enriched.
+
+    The worker that opened it may have died after its pending-table write reached the
+    changelog but before these did: without them the request would be answered by default
+    and its label never learnt. Both are idempotent downstream: pools score a request once
+    and learn a request id once, and scores after the answer are only counted as late.
+    """
+    await rt.topics.enriched.send(key=key, value=opened.enriched)
+    if opened.label is not None:
+        await join_label.send_inline_training(rt, opened.enriched, opened.label, time.time())
+    rt.stats.count("requests_resent", opened.slot.tenant)
+
+
+
 def attach(rt) -> None:
     app, topics, tables, settings = rt.app, rt.topics, rt.tables, rt.settings
     rolling = RollingWindow(settings.aggregate_window_s, AGGREGATE_BUCKETS)
@@ -57,7 +72,7 @@ def attach(rt) -> None:
                 # answered already, and a second slot would answer it twice.
                 rt.stats.count("requests_redelivered", ev.tenant)
                 if isinstance(opened, Open):
-                    await rendezvous.resend_open_request(rt, message.key, opened)
+                    await resend_open_request(rt, message.key, opened)
                 continue
             now, deployment = time.time(), rt.deployments.resolve(ev.tenant)
             enriched = Enriched(tenant=ev.tenant, request_id=ev.request_id, entity=ev.entity,

@@ -1,13 +1,11 @@
 """rendezvous: scores and deadlines -> results, exactly one per request.
 
-A request is opened by enrich (`open_request`), answered by the first score the policy
-accepts (`learning.policy.on_score`) or at its deadline (`on_deadline`), and closed: the
-result goes out, and only once Kafka acknowledged it does the closing marker reach the
-pending table's changelog. A crash in between leaves the request open there, never closed
-without a result; whoever recovers it looks it up on `results` before answering it.
-
-One task sleeps until the earliest deadline (woken early when an earlier one is pushed)
-rather than a timer ticking whether or not anything is due.
+Opened by enrich (`open_request`), answered by the first score the policy accepts or at the
+deadline, then closed: the closing marker reaches the pending table's changelog only once
+Kafka acknowledged the result, so a crash in between leaves the request open there, never
+closed without a result; whoever recovers it looks it up on `results` before answering it.
+One task sleeps until the earliest deadline rather than a timer ticking whether or not
+anything is due.
 """
 
 from __future__ import annotations
@@ -46,20 +44,6 @@ def open_request(rt, rkey: str, partition: int, slot: Pending, label, body: byte
                                    enriched_at=now, opened_by=opened_by(rt))
     rt.slots[rkey] = slot
     rt.deadlines.push(slot.deadline_at, rkey, partition)
-
-
-async def resend_open_request(rt, key: bytes, opened: Open) -> None:
-    """Send an open request's enriched record (and inline label) again, as first enriched.
-
-    The worker that opened it may have died after its pending-table write reached the
-    changelog but before these did: without them the request would be answered by default
-    and its label never learnt. Both are idempotent downstream: pools score a request once
-    and learn a request id once, and scores after the answer are only counted as late.
-    """
-    await rt.topics.enriched.send(key=key, value=opened.enriched)
-    if opened.label is not None:
-        await join_label.send_inline_training(rt, opened.enriched, opened.label, time.time())
-    rt.stats.count("requests_resent", opened.slot.tenant)
 
 
 async def close_request(rt, rkey: str, entry: Open, slot: Pending, decision: Decision,
