@@ -22,6 +22,7 @@ import uuid
 
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
+from faust.web import Request, Response, View
 
 from learning.control import COMMANDS, CommandError
 from learning.deployment import DeploymentError
@@ -135,201 +136,295 @@ class Reads:
         return {
             "counts": dict(stats.counts),
             "tenants": len(stats.tenants),
-            "pending": sum("closed_at" not in e for e in self.rt.tables.pending.data.values() if e),
+            "pending": sum(e.closed_at is None for e in self.rt.tables.pending.data.values() if e),
             "served": {t: {"n": s.n, "accuracy": s.correct / s.n if s.n else None}
                        for t, s in stats.served.items()},
         }
 
 
-# --- the web views --------------------------------------------------------------------------
+# --- the web views ----------------------------------------------------------------------------
+# Module-level views: each takes the runtime from its app (``app.rendezvous``).
 
-def attach(rt: Runtime) -> Reads:
-    from faust.web import View
+def respond(view: View, request: Request, body, status: int = 200) -> Response:
+    view.app.rendezvous.metrics.api_requests.labels(request.method, str(status)).inc()
+    return view.bytes(orjson.dumps(body, default=str), status=status,
+                      content_type="application/json")
 
-    app, reads = rt.app, Reads(rt)
-    token = rt.settings.api_token
 
-    def respond(view, request, body, status: int = 200):
-        rt.metrics.api_requests.labels(request.method, str(status)).inc()
-        return view.bytes(orjson.dumps(body, default=str), status=status,
-                          content_type="application/json")
+def error(view: View, request: Request, status: int, reason: str, **extra) -> Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="rendezvous"'} if status == 401 else None
+    view.app.rendezvous.metrics.api_requests.labels(request.method, str(status)).inc()
+    return view.bytes(orjson.dumps({"error": reason, **extra}, default=str), status=status,
+                      content_type="application/json", headers=headers)
 
-    def error(view, request, status: int, reason: str, **extra):
-        headers = {"WWW-Authenticate": 'Bearer realm="rendezvous"'} if status == 401 else None
-        rt.metrics.api_requests.labels(request.method, str(status)).inc()
-        return view.bytes(orjson.dumps({"error": reason, **extra}, default=str), status=status,
-                          content_type="application/json", headers=headers)
 
-    def limit_of(request, default: int = 50) -> int:
+def limit_of(request: Request, default: int = 50) -> int:
+    try:
+        return max(1, min(MAX_LIMIT, int(request.query.get("limit", default))))
+    except ValueError:
+        return default
+
+
+def owns(rt: Runtime, tenant: str) -> bool:
+    """Whether this worker holds the tenant's control partition (it applies the command)."""
+    partition = tenant_partition(tenant, rt.settings.partitions)
+    name = rt.topics.control.get_topic_name()
+    return any(tp.topic == name and tp.partition == partition
+               for tp in rt.app.assignor.assigned_actives())
+
+
+async def authorized_body(view: View, request: Request):
+    """(JSON body, None) for an authorized request, else (None, the 401/400 response)."""
+    rt = view.app.rendezvous
+    if not authorized(request.headers, rt.settings.api_token):
+        return None, error(view, request, 401, "missing or wrong bearer token")
+    raw = await view.read_request_content(request)
+    if len(raw) > rt.settings.max_payload_bytes:
+        return None, error(view, request, 400,
+                           f"body larger than {rt.settings.max_payload_bytes} bytes")
+    if not raw.strip():
+        return {}, None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return None, error(view, request, 400, f"body is not JSON: {exc}")
+    if not isinstance(body, dict):
+        return None, error(view, request, 400, "body must be a JSON object")
+    return body, None
+
+
+async def submit(view: View, request: Request, tenant: str, command: str, args,
+                 command_id=None) -> Response:
+    """Produce a command to the control topic; wait for it here when this worker applies it."""
+    rt = view.app.rendezvous
+    record = {"tenant": tenant, "command": command, "args": args,
+              "command_id": command_id or f"api-{uuid.uuid4().hex[:16]}",
+              "issued_at": time.time()}
+    try:
+        body = orjson.dumps(record)
+        cmd = decode(ControlCommand, body, rt.limits)
+    except (InvalidRecord, TypeError) as exc:
+        return error(view, request, 400, str(exc))
+    local = owns(rt, tenant)
+    if local:
         try:
-            return max(1, min(MAX_LIMIT, int(request.query.get("limit", default))))
-        except ValueError:
-            return default
+            rt.control.dry_run(tenant, cmd.command, dict(cmd.args))
+        except (CommandError, DeploymentError) as exc:
+            return error(view, request, 400, str(exc), command=command)
+    waiter = asyncio.get_running_loop().create_future()
+    if local:
+        rt.control.waiters[cmd.command_id] = waiter
+    await rt.topics.control.send(key=tenant.encode(), value=body)
+    accepted = {"status": "accepted", "command_id": cmd.command_id,
+                "detail": "produced to the control topic; the serving worker owning "
+                          "the tenant applies it"}
+    if not local:
+        return respond(view, request, accepted, 202)
+    try:
+        outcome = await asyncio.wait_for(asyncio.shield(waiter), API_WAIT_S)
+    except asyncio.TimeoutError:
+        rt.control.waiters.pop(cmd.command_id, None)
+        return respond(view, request, accepted, 202)
+    if outcome["status"] == "rejected":
+        return error(view, request, 409, outcome["reason"], command_id=cmd.command_id)
+    return respond(view, request, {"status": "applied", "command_id": cmd.command_id,
+                                   "deployment": outcome["deployment"]})
 
-    async def body_of(view, request):
-        raw = await view.read_request_content(request)
-        if len(raw) > rt.settings.max_payload_bytes:
-            raise ValueError(f"body larger than {rt.settings.max_payload_bytes} bytes")
-        if not raw.strip():
-            return {}
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"body is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        return body
 
-    def owns(tenant: str) -> bool:
-        partition = tenant_partition(tenant, rt.settings.partitions)
-        name = rt.topics.control.get_topic_name()
-        return any(tp.topic == name and tp.partition == partition
-                   for tp in app.assignor.assigned_actives())
+class Commands(View):
+    """Any command: {"command": "promote", "args": {...}, "command_id": optional}."""
 
-    async def submit(view, request, tenant: str, command: str, args, command_id=None):
-        if not authorized(request.headers, token):
-            return error(view, request, 401, "missing or wrong bearer token")
-        record = {"tenant": tenant, "command": command, "args": args,
-                  "command_id": command_id or f"api-{uuid.uuid4().hex[:16]}",
-                  "issued_at": time.time()}
-        try:
-            body = orjson.dumps(record)
-            cmd = decode(ControlCommand, body, rt.limits)
-        except (InvalidRecord, TypeError) as exc:
-            return error(view, request, 400, str(exc))
-        local = owns(tenant)
-        if local:
-            try:
-                rt.control.dry_run(tenant, cmd.command, dict(cmd.args))
-            except (CommandError, DeploymentError) as exc:
-                return error(view, request, 400, str(exc), command=command)
-        waiter = asyncio.get_running_loop().create_future()
-        if local:
-            rt.control.waiters[cmd.command_id] = waiter
-        await rt.topics.control.send(key=tenant.encode(), value=body)
-        accepted = {"status": "accepted", "command_id": cmd.command_id,
-                    "detail": "produced to the control topic; the serving worker owning "
-                              "the tenant applies it"}
-        if not local:
-            return respond(view, request, accepted, 202)
-        try:
-            outcome = await asyncio.wait_for(asyncio.shield(waiter), API_WAIT_S)
-        except asyncio.TimeoutError:
-            rt.control.waiters.pop(cmd.command_id, None)
-            return respond(view, request, accepted, 202)
-        if outcome["status"] == "rejected":
-            return error(view, request, 409, outcome["reason"], command_id=cmd.command_id)
-        return respond(view, request, {"status": "applied", "command_id": cmd.command_id,
-                                       "deployment": outcome["deployment"]})
+    async def post(self, request: Request, tenant: str) -> Response:
+        body, refused = await authorized_body(self, request)
+        if refused is not None:
+            return refused
+        command = body.get("command")
+        if command not in COMMANDS:
+            return error(self, request, 400, f"command must be one of {', '.join(COMMANDS)}, "
+                                             f"got {command!r}")
+        unknown = sorted(set(body) - {"command", "args", "command_id"})
+        if unknown:
+            return error(self, request, 400, f"unknown field {unknown[0]!r}")
+        return await submit(self, request, tenant, command, body.get("args", {}),
+                            body.get("command_id"))
 
-    async def authorized_body(view, request):
-        """(JSON body, None) for an authorized request, else (None, the 401/400 response)."""
-        if not authorized(request.headers, token):
-            return None, error(view, request, 401, "missing or wrong bearer token")
-        try:
-            return await body_of(view, request), None
-        except ValueError as exc:
-            return None, error(view, request, 400, str(exc))
 
-    def command_view(path: str, command: str, method: str):
-        async def mutate(self, request, tenant):
-            body, refused = await authorized_body(self, request)
-            if refused is not None:
-                return refused
-            command_id = body.pop("command_id", None)
-            return await submit(self, request, tenant, command, body, command_id)
+class CommandView(View):
+    """One command; the body is its args (plus an optional command_id)."""
 
-        view = type(f"{command.replace('-', '_')}_view", (View,), {method: mutate})
-        app.page(path, name=f"api-{command}")(view)
+    command = ""
 
-    @app.page("/api/tenants/{tenant}/commands", name="api-commands")
-    class Commands(View):
-        """Any command: {"command": "promote", "args": {...}, "command_id": optional}."""
+    async def _mutate(self, request: Request, tenant: str) -> Response:
+        body, refused = await authorized_body(self, request)
+        if refused is not None:
+            return refused
+        command_id = body.pop("command_id", None)
+        return await submit(self, request, tenant, self.command, body, command_id)
 
-        async def post(self, request, tenant):
-            body, refused = await authorized_body(self, request)
-            if refused is not None:
-                return refused
-            command = body.get("command")
-            if command not in COMMANDS:
-                return error(self, request, 400, f"command must be one of {', '.join(COMMANDS)}, "
-                                                 f"got {command!r}")
-            unknown = sorted(set(body) - {"command", "args", "command_id"})
-            if unknown:
-                return error(self, request, 400, f"unknown field {unknown[0]!r}")
-            return await submit(self, request, tenant, command, body.get("args", {}),
-                                body.get("command_id"))
 
-    # One endpoint per command; the body is the command's args (plus optional command_id).
-    command_view("/api/tenants/{tenant}/deploy", "deploy", "post")
-    command_view("/api/tenants/{tenant}/promote", "promote", "post")
-    command_view("/api/tenants/{tenant}/retire", "retire", "post")
-    command_view("/api/tenants/{tenant}/rollback", "rollback", "post")
-    command_view("/api/tenants/{tenant}/policy", "set-policy", "put")
+class Deploy(CommandView):
+    command = "deploy"
+    post = CommandView._mutate
 
-    @app.page("/api/auth", name="api-auth")
-    class Auth(View):
-        """200 when the bearer token is right: the ops page checks a token with it."""
 
-        async def get(self, request):
-            if not authorized(request.headers, token):
-                return error(self, request, 401, "missing or wrong bearer token")
-            return respond(self, request, {"ok": True})
+class Promote(CommandView):
+    command = "promote"
+    post = CommandView._mutate
 
-    @app.page("/api/tenants", name="api-tenants")
-    class Tenants(View):
-        async def get(self, request):
-            names = reads.busiest(limit_of(request, MAX_LIMIT), request.query.get("prefix", ""))
-            return respond(self, request, {"total": len(reads.tenants()),
-                                           "tenants": [reads.summary(t) for t in names]})
 
-    def tenant_view(path: str, name: str, fn):
-        async def get(self, request, tenant):
-            if not reads.known(tenant):
-                return error(self, request, 404, f"unknown tenant {tenant!r}")
-            return respond(self, request, fn(tenant, request))
+class Retire(CommandView):
+    command = "retire"
+    post = CommandView._mutate
 
-        app.page(path, name=name)(type(name.replace("-", "_"), (View,), {"get": get}))
 
-    tenant_view("/api/tenants/{tenant}", "api-tenant", lambda t, r: reads.detail(t))
-    tenant_view("/api/tenants/{tenant}/models", "api-models",
-                lambda t, r: {"tenant": t, "models": reads.models(t)})
-    tenant_view("/api/tenants/{tenant}/versions", "api-versions",
-                lambda t, r: {"tenant": t, "versions": reads.versions(t)})
-    tenant_view("/api/tenants/{tenant}/decisions", "api-tenant-decisions",
-                lambda t, r: {"tenant": t,
-                              "decisions": list(rt.stats.decisions.get(t, ()))[::-1]})
-    tenant_view("/api/tenants/{tenant}/drift", "api-tenant-drift",
-                lambda t, r: {"tenant": t, "drift": list(rt.stats.drift.get(t, ()))[::-1]})
-    tenant_view("/api/tenants/{tenant}/events", "api-tenant-events",
-                lambda t, r: {"tenant": t, "events": list(rt.stats.events.get(t, ()))[::-1]})
+class Rollback(CommandView):
+    command = "rollback"
+    post = CommandView._mutate
 
-    def recent_view(path: str, name: str, key: str, ring):
-        async def get(self, request):
-            items = list(ring)[::-1][:limit_of(request)]
-            return respond(self, request, {key: items})
 
-        app.page(path, name=name)(type(name.replace("-", "_"), (View,), {"get": get}))
+class SetPolicy(CommandView):
+    command = "set-policy"
+    put = CommandView._mutate
 
-    recent_view("/api/drift", "api-drift", "drift", rt.stats.recent_drift)
-    recent_view("/api/decisions", "api-decisions", "decisions", rt.stats.recent_decisions)
-    recent_view("/api/events", "api-events", "events", rt.stats.recent_events)
 
-    @app.page("/api/metrics", name="api-metrics")
-    class MetricsView(View):
-        async def get(self, request):
-            return respond(self, request, reads.metrics())
+class Auth(View):
+    """200 when the bearer token is right: the ops page checks a token with it."""
 
-    @app.page("/api/overview", name="api-overview")
-    class Overview(View):
-        """Everything the ops page draws, for the busiest tenants (?limit=, ?prefix=)."""
+    async def get(self, request: Request) -> Response:
+        if not authorized(request.headers, self.app.rendezvous.settings.api_token):
+            return error(self, request, 401, "missing or wrong bearer token")
+        return respond(self, request, {"ok": True})
 
-        async def get(self, request):
-            names = reads.busiest(limit_of(request, 24), request.query.get("prefix", ""))
-            return respond(self, request, {
-                "role": rt.settings.role, "env": rt.settings.env, "at": time.time(),
-                "total_tenants": len(reads.tenants()),
-                "tenants": [reads.detail(t) for t in names],
-                "events": list(rt.stats.recent_events)[::-1][:20]})
 
-    return reads
+class Tenants(View):
+    async def get(self, request: Request) -> Response:
+        reads = Reads(self.app.rendezvous)
+        names = reads.busiest(limit_of(request, MAX_LIMIT), request.query.get("prefix", ""))
+        return respond(self, request, {"total": len(reads.tenants()),
+                                       "tenants": [reads.summary(t) for t in names]})
+
+
+class TenantView(View):
+    """A read about one known tenant (404 otherwise)."""
+
+    def read(self, reads: Reads, tenant: str):
+        raise NotImplementedError
+
+    async def get(self, request: Request, tenant: str) -> Response:
+        reads = Reads(self.app.rendezvous)
+        if not reads.known(tenant):
+            return error(self, request, 404, f"unknown tenant {tenant!r}")
+        return respond(self, request, self.read(reads, tenant))
+
+
+class Tenant(TenantView):
+    def read(self, reads, tenant):
+        return reads.detail(tenant)
+
+
+class TenantModels(TenantView):
+    def read(self, reads, tenant):
+        return {"tenant": tenant, "models": reads.models(tenant)}
+
+
+class TenantVersions(TenantView):
+    def read(self, reads, tenant):
+        return {"tenant": tenant, "versions": reads.versions(tenant)}
+
+
+class TenantDecisions(TenantView):
+    def read(self, reads, tenant):
+        return {"tenant": tenant,
+                "decisions": list(reads.rt.stats.decisions.get(tenant, ()))[::-1]}
+
+
+class TenantDrift(TenantView):
+    def read(self, reads, tenant):
+        return {"tenant": tenant, "drift": list(reads.rt.stats.drift.get(tenant, ()))[::-1]}
+
+
+class TenantEvents(TenantView):
+    def read(self, reads, tenant):
+        return {"tenant": tenant, "events": list(reads.rt.stats.events.get(tenant, ()))[::-1]}
+
+
+class RecentView(View):
+    """The latest items of one ring across tenants (?limit=)."""
+
+    key = ""
+
+    def ring(self, stats):
+        raise NotImplementedError
+
+    async def get(self, request: Request) -> Response:
+        items = list(self.ring(self.app.rendezvous.stats))[::-1][:limit_of(request)]
+        return respond(self, request, {self.key: items})
+
+
+class RecentDrift(RecentView):
+    key = "drift"
+
+    def ring(self, stats):
+        return stats.recent_drift
+
+
+class RecentDecisions(RecentView):
+    key = "decisions"
+
+    def ring(self, stats):
+        return stats.recent_decisions
+
+
+class RecentEvents(RecentView):
+    key = "events"
+
+    def ring(self, stats):
+        return stats.recent_events
+
+
+class MetricsView(View):
+    async def get(self, request: Request) -> Response:
+        return respond(self, request, Reads(self.app.rendezvous).metrics())
+
+
+class Overview(View):
+    """Everything the ops page draws, for the busiest tenants (?limit=, ?prefix=)."""
+
+    async def get(self, request: Request) -> Response:
+        rt = self.app.rendezvous
+        reads = Reads(rt)
+        names = reads.busiest(limit_of(request, 24), request.query.get("prefix", ""))
+        return respond(self, request, {
+            "role": rt.settings.role, "env": rt.settings.env, "at": time.time(),
+            "total_tenants": len(reads.tenants()),
+            "tenants": [reads.detail(t) for t in names],
+            "events": list(rt.stats.recent_events)[::-1][:20]})
+
+
+ROUTES = (
+    ("/api/tenants/{tenant}/commands", "api-commands", Commands),
+    ("/api/tenants/{tenant}/deploy", "api-deploy", Deploy),
+    ("/api/tenants/{tenant}/promote", "api-promote", Promote),
+    ("/api/tenants/{tenant}/retire", "api-retire", Retire),
+    ("/api/tenants/{tenant}/rollback", "api-rollback", Rollback),
+    ("/api/tenants/{tenant}/policy", "api-set-policy", SetPolicy),
+    ("/api/auth", "api-auth", Auth),
+    ("/api/tenants", "api-tenants", Tenants),
+    ("/api/tenants/{tenant}", "api-tenant", Tenant),
+    ("/api/tenants/{tenant}/models", "api-models", TenantModels),
+    ("/api/tenants/{tenant}/versions", "api-versions", TenantVersions),
+    ("/api/tenants/{tenant}/decisions", "api-tenant-decisions", TenantDecisions),
+    ("/api/tenants/{tenant}/drift", "api-tenant-drift", TenantDrift),
+    ("/api/tenants/{tenant}/events", "api-tenant-events", TenantEvents),
+    ("/api/drift", "api-drift", RecentDrift),
+    ("/api/decisions", "api-decisions", RecentDecisions),
+    ("/api/events", "api-events", RecentEvents),
+    ("/api/metrics", "api-metrics", MetricsView),
+    ("/api/overview", "api-overview", Overview),
+)
+
+
+def attach(rt: Runtime) -> None:
+    for path, name, view in ROUTES:
+        # A subclass per app: faust stores the route's name and path on the class.
+        rt.app.page(path, name=name)(type(view.__name__, (view,), {}))

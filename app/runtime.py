@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
+from learning.rendezvous import ServedAnswers
 from schemas import DeadLetter, Limits, dead_letter_for, dead_letter_headers, encode
 
 from .metrics import Metrics
@@ -30,12 +30,14 @@ class Runtime:
     pool: Any = None  # PoolState on a model pool
     deployments: Any = None  # DeploymentResolver on the serving app
     deadlines: Any = None  # DeadlineQueue on the serving app
+    control: Any = None  # ControlState on the serving app
+    drift_responses: Any = None  # Responder on the serving app
     # Serving: open slots as parsed, with the scores collected so far. The pending table
     # keeps each slot as opened (for recovery); scores are not written back per score, a
     # request recovered after a crash waits for new scores or its deadline.
     slots: dict = field(default_factory=dict)
-    # Serving: rkey -> answer served, until its delayed label comes (served accuracy only).
-    served_answers: "OrderedDict" = field(default_factory=OrderedDict)
+    # Serving: answers served before their delayed label came (served accuracy only).
+    served_answers: ServedAnswers = field(default_factory=ServedAnswers)
     # This process, among all that ever ran this app: the serving app marks the requests it
     # opens with it (and the consumer generation), and looks up on `results` the open
     # requests it recovered from others or from before a rebalance.

@@ -16,7 +16,7 @@ Commands (``args`` in brackets):
   ``default_output``].
 - ``rollback`` [``deployment_version``, optional ``if_version`` and ``reason``]: back to an
   earlier deployment of this tenant (from `history`); or [``model``, ``version``]: a model
-  back to a checkpoint, through ``learning.deployment.with_rollback`` when it exists.
+  back to a checkpoint (``learning.deployment.with_rollback``).
 
 """
 
@@ -26,8 +26,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from learning import deployment as _deployment
-from learning.deployment import Deployment, ModelDeployment, Policy
+from learning.deployment import Deployment, ModelDeployment, Policy, with_rollback
 from learning.errors import DeploymentError
 from schemas.records import COMMANDS
 
@@ -44,6 +43,8 @@ __all__ = [
     "watched_models",
     "Probation",
     "Verdict",
+    "ControlHistory",
+    "probation_for",
 ]
 
 POLICY_FIELDS = tuple(f.name for f in dataclasses.fields(Policy))
@@ -300,9 +301,6 @@ def _rollback(current: Deployment, args: dict, history) -> Deployment:
     version = args["version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise BadArguments(f"rollback: version must be an int >= 1, got {version!r}")
-    with_rollback = getattr(_deployment, "with_rollback", None)
-    if with_rollback is None:
-        raise RollbackUnavailable("rollback needs checkpoints (issue 5)")
     rolled = with_rollback(current, name, version)
     return dataclasses.replace(rolled, version=max(rolled.version, current.version + 1))
 
@@ -419,3 +417,67 @@ class Probation:
         if tally and tally[0]:
             return tally[1] / tally[0]
         return self.baseline_rates.get(baseline, 0.0)
+
+
+def probation_for(before: Deployment, after: Deployment, scored: Mapping, min_scores: int,
+                  margin: float) -> Probation | None:
+    """The probation of a change, None when it introduced no model; `scored` maps
+    (model, version) to [scores, errors] seen before the change.
+
+    >>> from learning.deployment import default_deployment
+    >>> d = default_deployment()
+    >>> p = probation_for(d, apply_command(d, "promote", {"model": "hoeffding"}),
+    ...                   {("logreg", 1): (4, 1)}, min_scores=20, margin=0.5)
+    >>> p.watched, p.baseline_rates, p.applied_version, p.previous_version
+    ({('hoeffding', 1): 'logreg'}, {'logreg': 0.25}, 2, 1)
+    >>> probation_for(d, d, {}, 20, 0.5) is None
+    True
+    """
+    watched = watched_models(before, after)
+    if not watched:
+        return None
+    rates = {}
+    for (name, _), (n, errors) in scored.items():
+        if name in watched.values() and n:
+            rates[name] = errors / n  # the latest version seen wins
+    return Probation(applied_version=after.version, previous_version=before.version,
+                     watched=watched, min_scores=min_scores, margin=margin,
+                     baseline_rates=rates)
+
+
+class ControlHistory:
+    """Per tenant, the last `keep` deployments (what ``rollback`` can restore) and how each
+    came to be; in memory, so lost on a restart.
+
+    >>> from learning.deployment import default_deployment
+    >>> h = ControlHistory(keep=2)
+    >>> d = default_deployment()
+    >>> for cmd in ("initial", "promote", "retire"):
+    ...     h.remember("acme", d, cmd, "c", 1.0)
+    ...     d = apply_command(d, "promote", {"model": "hoeffding" if d.version % 2 else "logreg"})
+    >>> sorted(h.of("acme")), [v["command"] for v in h.versions("acme")]
+    ([2, 3], ['promote', 'retire'])
+    """
+
+    def __init__(self, keep: int = 20) -> None:
+        self.keep = keep
+        self._deployments: dict[str, dict[int, Deployment]] = {}
+        self._applied: dict[str, list[dict]] = {}
+
+    def remember(self, tenant: str, deployment: Deployment, command: str, command_id: str,
+                 at: float) -> None:
+        history = self._deployments.setdefault(tenant, {})
+        if deployment.version not in history:
+            history[deployment.version] = deployment
+            self._applied.setdefault(tenant, []).append(
+                {"version": deployment.version, "command": command, "command_id": command_id,
+                 "at": at, "deployment": deployment.to_dict()})
+        while len(history) > self.keep:
+            del history[next(iter(history))]
+            self._applied[tenant].pop(0)
+
+    def of(self, tenant: str) -> dict[int, Deployment] | None:
+        return self._deployments.get(tenant)
+
+    def versions(self, tenant: str) -> list[dict]:
+        return list(self._applied.get(tenant, []))

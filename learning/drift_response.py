@@ -35,6 +35,8 @@ from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
+import orjson
+
 from learning.control import CommandError, apply_command
 from learning.deployment import Deployment, DeploymentError
 from learning.drift import ERROR, Detection
@@ -49,6 +51,8 @@ __all__ = [
     "conclude",
     "handle",
     "respond",
+    "Responder",
+    "policies_from",
 ]
 
 ACTIONS = ("alert", "promote", "reset", "rollback")
@@ -497,3 +501,90 @@ def handle(deployment: Deployment, detection: Detection, policy: ResponsePolicy,
     new, response = respond(deployment, detection, policy)
     ledger.note(detection, acted=response.action != "alert")
     return new, response
+
+
+def policies_from(raw: str | Mapping | None) -> dict[str, ResponsePolicy]:
+    """Tenant -> policy from the RENDEZVOUS_DRIFT_RESPONSES JSON ("*" for every other tenant).
+
+    >>> policies_from('{"*": {"action": "reset"}}')["*"].action
+    'reset'
+    >>> policies_from("")
+    {}
+    """
+    if isinstance(raw, str):
+        raw = orjson.loads(raw) if raw.strip() else {}
+    return {t: ResponsePolicy.from_dict(p) for t, p in (raw or {}).items()}
+
+
+class Responder:
+    """A serving worker's drift responses: each tenant's policy, the ledger of detections
+    answered, and the promotion evaluations open, one per tenant at most.
+
+    >>> from learning.deployment import default_deployment
+    >>> r = Responder({"*": ResponsePolicy("promote", window=1)}, {})
+    >>> d = default_deployment()
+    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
+    >>> new, response = r.decide(d, drift)
+    >>> response.action, sorted(r.evaluations)
+    ('evaluate', ['acme'])
+    >>> r.decide(d, drift) is None  # answered already
+    True
+    >>> r.on_output("acme", "q1", "logreg", False), r.on_output("acme", "q1", "hoeffding", True)
+    (False, False)
+    >>> r.on_label("acme", "q1", True)
+    True
+    >>> r.conclude("acme", new)[1].action
+    'promote'
+    >>> r.evaluations
+    {}
+    """
+
+    def __init__(self, policies: Mapping[str, ResponsePolicy], ledger_store: MutableMapping):
+        self.policies = dict(policies)
+        self.ledger = Ledger(ledger_store)
+        self.evaluations: dict[str, tuple[Evaluation, Response]] = {}
+
+    def policy(self, tenant: str) -> ResponsePolicy:
+        return self.policies.get(tenant) or self.policies.get("*") or ResponsePolicy()
+
+    def decide(self, current: Deployment,
+               detection: Detection) -> tuple[Deployment, Response] | None:
+        """The response to a detection, None if it was answered already."""
+        policy = self.policy(detection.tenant)
+        handled = handle(current, detection, policy, self.ledger)
+        if handled is None:
+            return None
+        response = handled[1]
+        # A second alarm while an evaluation is open keeps the open one running.
+        if response.action == "evaluate" and detection.tenant not in self.evaluations:
+            opened = response.changes["evaluate"]
+            self.evaluations[detection.tenant] = (Evaluation(
+                response.key, current.task, opened["champion"], tuple(opened["challengers"]),
+                policy.window), response)
+        return handled
+
+    def on_output(self, tenant: str, request_id: str, model: str, output) -> bool:
+        """Feed a model's output to the tenant's open evaluation; whether it is done."""
+        opened = self.evaluations.get(tenant)
+        if opened is None:
+            return False
+        opened[0].on_output(request_id, model, output)
+        return opened[0].done
+
+    def on_label(self, tenant: str, request_id: str, label) -> bool:
+        opened = self.evaluations.get(tenant)
+        if opened is None:
+            return False
+        opened[0].on_label(request_id, label)
+        return opened[0].done
+
+    def conclude(self, tenant: str,
+                 current: Deployment | None) -> tuple[Deployment, Response] | None:
+        """Close the tenant's evaluation once done: the promotion, or keeping the champion."""
+        opened = self.evaluations.get(tenant)
+        if opened is None or not opened[0].done:
+            return None
+        evaluation, response = self.evaluations.pop(tenant)
+        if current is None:
+            return None
+        return conclude(current, response, evaluation, self.policy(tenant))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
-__all__ = ["EntityState", "merge_state", "RollingWindow", "model_input"]
+__all__ = ["EntityState", "merge_state", "RollingWindow", "model_input", "context_snapshot",
+           "injected_state"]
 
 
 def _number(v) -> float | int | None:
@@ -183,3 +185,36 @@ def model_input(features: dict, state: dict, aggregates: dict, context: dict) ->
             if (n := _number(v)) is not None:
                 x[f"{prefix}{k}"] = n
     return x
+
+
+def context_snapshot(stored: Iterable[tuple[str, dict]]) -> tuple[dict, int]:
+    """Every global context's values, prefixed by its name, and the newest version of them.
+
+    Examples
+    --------
+    >>> context_snapshot([("market", {"values": {"vol": 0.2}, "version": 7, "ts": 1.0}),
+    ...                   ("fx", {"values": {"eur": 1.1}, "version": 3, "ts": 1.0})])
+    ({'fx.eur': 1.1, 'market.vol': 0.2}, 7)
+    >>> context_snapshot([])
+    ({}, -1)
+
+    """
+    values, version = {}, -1
+    for name, d in sorted(stored):
+        state = EntityState.from_dict(d)
+        values.update({f"{name}.{k}": v for k, v in state.values.items()})
+        version = max(version, state.version)
+    return values, version
+
+
+def injected_state(state: EntityState | None, aggregates: dict,
+                   context: tuple[dict, int]) -> dict:
+    """The external state fields of an enriched record.
+
+    >>> injected_state(None, {"count": 0}, ({}, -1))
+    {'state': {}, 'state_version': -1, 'aggregates': {'count': 0}, 'context': {}, 'context_version': -1}
+
+    """
+    return dict(state=state.values if state else {},
+                state_version=state.version if state else -1,
+                aggregates=aggregates, context=context[0], context_version=context[1])

@@ -26,7 +26,6 @@ from .limits import Limits
 from .records import (
     ENRICHED_TEXT,
     IDENT,
-    INT64_MAX,
     INT64_MIN,
     JSON,
     LABEL,

@@ -28,5 +28,9 @@ def request_key(tenant: str, request_id: str) -> str:
     return f"{tenant}\x1f{request_id}"
 
 
+def tenant_of(key: str) -> str:
+    return key.split("\x1f", 1)[0]
+
+
 def entity_key(tenant: str, entity: str) -> str:
     return f"{tenant}\x1f{entity}"

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from schemas import Training, decode
+from tables.serving import AwaitingLabel, EarlyLabel, Labelled
 from tables.writes import request_key
 
 from .conftest import (KEY, LIMITS, TENANT, deployment_dict, event_bytes, label_bytes,
@@ -36,7 +37,7 @@ async def test_delayed_label_yields_delayed_training_with_the_exact_enriched_fie
     assert orjson.loads(sent.value)["enriched"] == orjson.loads(enriched_bytes)
     # Labelled before its result: the label is kept for served accuracy, the features dropped.
     awaiting = serving.rt.tables.awaiting_label[RKEY]
-    assert awaiting["enriched"] is None and awaiting["label"] == label
+    assert isinstance(awaiting, Labelled) and awaiting.label == label
     assert serving.rt.stats.counts["labels_joined"] == 1
 
 
@@ -90,8 +91,8 @@ async def test_label_without_awaiting_features_waits_for_its_event(serving, setu
 
     assert serving.wire.topics() == []
     entry = serving.rt.tables.awaiting_label[f"{TENANT}\x1f{request_id}"]
-    assert (entry["enriched"], entry["early"]["label"], entry["early"]["topic"]) == (
-        None, False, "prod.labels")
+    assert isinstance(entry, EarlyLabel)
+    assert (entry.label, entry.topic) == (False, "prod.labels")
 
 
 async def test_label_that_overtook_its_event_is_joined_when_the_event_is_enriched(serving):
@@ -101,7 +102,7 @@ async def test_label_that_overtook_its_event_is_joined_when_the_event_is_enriche
     assert serving.wire.topics() == ["enriched", "training"]
     [training] = serving.wire.records("training", Training)
     assert (training.source, training.label, training.request_id) == ("delayed", True, "r1")
-    assert serving.rt.tables.awaiting_label[RKEY]["label"] is True
+    assert serving.rt.tables.awaiting_label[RKEY].label is True
 
 
 async def test_second_label_of_a_request_is_dead_lettered_as_duplicate(serving):
@@ -127,7 +128,7 @@ async def test_invalid_label_is_dead_lettered_at_label_join(serving, raw):
 
     assert serving.wire.topics() == ["dead-letter"]
     assert serving.wire.dead_letters()[0].stage == "label-join"
-    assert serving.rt.tables.awaiting_label[RKEY]["enriched"] is not None  # still awaiting
+    assert isinstance(serving.rt.tables.awaiting_label[RKEY], AwaitingLabel)  # still awaiting
 
 
 async def test_label_whose_key_is_not_its_tenant_is_dead_lettered(serving):

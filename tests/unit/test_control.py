@@ -7,7 +7,7 @@ import pytest
 from learning import control
 from learning.control import (BadArguments, NotAllowed, Probation, RollbackUnavailable,
                               Superseded, UnknownModel, apply_command, revert, watched_models)
-from learning.deployment import Deployment, default_deployment
+from learning.deployment import Deployment, default_deployment, with_rollback
 
 
 @pytest.fixture
@@ -119,18 +119,12 @@ def test_rollback_to_an_earlier_deployment_restores_it_as_a_new_version(d):
         apply_command(v3, "rollback", {"deployment_version": 2}, {1: d})
 
 
-def test_a_model_rollback_goes_through_checkpoints(d, monkeypatch):
-    from learning import deployment
-
-    if getattr(deployment, "with_rollback", None) is None:
-        with pytest.raises(RollbackUnavailable, match=r"rollback needs checkpoints \(issue 5\)"):
-            apply_command(d, "rollback", {"model": "logreg", "version": 1})
-        return
+def test_a_model_rollback_goes_through_checkpoints(d):
     new = apply_command(d, "rollback", {"model": "logreg", "version": 1})
     assert new.version == 2
-    monkeypatch.delattr(deployment, "with_rollback")
-    with pytest.raises(RollbackUnavailable, match=r"rollback needs checkpoints \(issue 5\)"):
-        apply_command(d, "rollback", {"model": "logreg", "version": 1})
+    logreg = new.model("logreg")
+    assert (logreg.restore_version, logreg.restore_token, logreg.version) == (1, 2, 1)
+    assert new == with_rollback(d, "logreg", 1)
 
 
 def test_probation_passes_within_the_margin_and_fails_far_above_it():

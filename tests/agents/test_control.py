@@ -1,4 +1,4 @@
-"""apply_control under test_context: commands applied in order, rejections dead-lettered with
+"""control under test_context: commands applied in order, rejections dead-lettered with
 their reason, and the automatic rollback of a promotion whose new champion fails."""
 
 from __future__ import annotations
@@ -69,20 +69,15 @@ async def test_an_invalid_command_is_dead_lettered_with_its_reason_and_changes_n
                    outcome="rejected") == 1
 
 
-async def test_a_model_rollback_needs_checkpoints_until_issue_5(serving):
-    from learning import deployment
-
+async def test_a_model_rollback_restores_a_checkpoint_in_a_new_deployment_version(serving):
     await serving.put("apply_control", command("rollback", {"model": "logreg", "version": 1}))
-    if getattr(deployment, "with_rollback", None) is None:
-        [dead] = serving.wire.dead_letters()
-        assert "rollback needs checkpoints (issue 5)" in dead.error
-    else:  # the pools restore checkpoint 1 of logreg at the first record of version 2
-        assert serving.wire.dead_letters() == []
-        d = deployed(serving)
-        assert d["version"] == 2
-        assert d["models"][0]["restore_version"] == 1
-        assert serving.rt.stats.events[TENANT][-1]["kind"] == "rolled-back"
-        assert counter(serving, "rendezvous_rollbacks_total", trigger="manual") == 1
+    assert serving.wire.dead_letters() == []
+    # the pools restore checkpoint 1 of logreg at the first record of version 2
+    logreg = deployed(serving)["models"][0]
+    assert deployed(serving)["version"] == 2
+    assert (logreg["name"], logreg["restore_version"], logreg["restore_token"]) == ("logreg", 1, 2)
+    assert serving.rt.stats.events[TENANT][-1]["kind"] == "rolled-back"
+    assert counter(serving, "rendezvous_rollbacks_total", trigger="manual") == 1
 
 
 async def test_a_failing_new_champion_is_rolled_back_automatically(make_harness):

@@ -1,4 +1,4 @@
-"""apply_state_update: last write wins by (version, ts); stale updates are ignored."""
+"""state_updates: last write wins by (version, ts); stale updates are ignored."""
 
 from __future__ import annotations
 

@@ -164,3 +164,14 @@ async def test_tenant_labels_are_bounded_by_top_n(make_harness):
         assert got == {"a": None, "b": None, "c": 3.0, "d": 4.0, "_other": 3.0}
     finally:
         await h.aclose()
+
+
+async def test_the_ops_page_is_the_static_file_it_ships_with(api):
+    from importlib.resources import files
+
+    _, client = api
+    r = await client.get("/ops/")
+    assert r.status == 200 and r.content_type == "text/html"
+    page = files("app").joinpath("static", "ops.html").read_text(encoding="utf-8")
+    assert await r.text() == page
+    assert "<title>Rendezvous model ops</title>" in page and "/api/overview" in page

@@ -1,4 +1,4 @@
-"""log_decoy: every enriched record, byte for byte, with the model versions active then."""
+"""decoy: every enriched record, byte for byte, with the model versions active then."""
 
 from __future__ import annotations
 
@@ -31,6 +31,21 @@ async def test_decoy_logs_what_enrich_sent(serving):
     await serving.put("log_decoy", enriched.value)
     [entry] = serving.wire.records("decoy-log", DecoyEntry)
     assert entry.enriched.encode() == enriched.value
+
+
+async def test_enriched_whose_key_is_not_its_tenant_is_dead_lettered_at_decoy(serving):
+    value = encode(enriched_record("r1"))
+    event = await serving.put("log_decoy", value, key=b"globex", partition=3)
+
+    assert serving.wire.topics() == ["dead-letter"]
+    [sent] = serving.wire.of("dead-letter")
+    assert sent.key == b"globex"
+    [dl] = serving.wire.dead_letters()
+    assert (dl.stage, dl.origin_topic, dl.partition, dl.offset) == (
+        "decoy", "prod.enriched", 3, event.message.offset)
+    assert (dl.key, dl.value.encode()) == ("globex", value)
+    assert dl.error_class == "agents.intake.KeyMismatch"
+    assert dl.error == "key b'globex' is not tenant 'acme'"
 
 
 async def test_invalid_enriched_is_dead_lettered_at_decoy(serving):

@@ -1,4 +1,4 @@
-"""respond_to_drift under test_context: a tenant's policy applied to its deployment once, a
+"""drift under test_context: a tenant's policy applied to its deployment once, a
 response event for each detection, invalid input dead-lettered."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from agents import respond_to_drift
+from agents import drift
 from learning.drift_response import ResponsePolicy
 from schemas import Training, encode
 
@@ -29,7 +29,7 @@ def training_bytes(request_id: str, label) -> bytes:
 @pytest.fixture
 async def responding(make_harness, request):
     h = await make_harness()
-    respond_to_drift.attach(h.rt, {TENANT: request.param, "*": ResponsePolicy("alert")})
+    drift.attach(h.rt, {TENANT: request.param, "*": ResponsePolicy("alert")})
     yield h
     await h.aclose()
 

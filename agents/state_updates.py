@@ -1,4 +1,4 @@
-"""apply_state_update: state-updates -> entity-state (per tenant) or context (global) tables.
+"""state_updates: state-updates -> entity state and global context tables, last write wins by (version, ts).
 
 Last write wins by (version, ts); an older update arriving late is ignored, not applied.
 """

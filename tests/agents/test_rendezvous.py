@@ -1,4 +1,4 @@
-"""collect_score: the rendezvous. The champion closes its request; nothing else does before the
+"""rendezvous: scores and deadlines -> one result per request. The champion closes its request; nothing else does before the
 deadline; a score for a closed or unknown request is counted late and never re-emitted."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from schemas import Result
+from tables.serving import Closed, Open
 from tables.writes import request_key
 
 from .conftest import KEY, TENANT, deployment_dict, event_bytes, score_bytes
@@ -49,9 +50,9 @@ async def test_champion_score_closes_the_request_with_reason_champion(long_deadl
         "champion", "logreg", 1, "champion", True)
     assert result.latency_ms >= 0
     tables = h.rt.tables
-    assert set(tables.pending[RKEY]) == {"closed_at", "partition"}  # answered, remembered
+    assert isinstance(tables.pending[RKEY], Closed)  # answered, remembered
     # The served answer waits (in memory) for the delayed label.
-    assert h.rt.served_answers[RKEY] == {"model": "logreg", "output": True}
+    assert h.rt.served_answers.pop(RKEY) == ("logreg", True)
     assert h.rt.stats.counts["results.champion"] == 1
 
 
@@ -95,7 +96,7 @@ async def test_only_the_champion_or_a_fallback_after_its_error_closes_before_the
     else:
         [result] = results
         assert (result.reason, result.model, result.output) == expected
-        assert "closed_at" in h.rt.tables.pending[RKEY]
+        assert isinstance(h.rt.tables.pending[RKEY], Closed)
     assert h.rt.stats.counts["late_scores"] == 0
 
 
@@ -119,7 +120,7 @@ async def test_a_score_after_the_deadline_closes_with_the_best_available(serving
     [result] = serving.wire.records("results", Result)
     assert (result.reason, result.model, result.output) == ("fallback-deadline", "baseline",
                                                             False)
-    assert "closed_at" in serving.rt.tables.pending[RKEY]
+    assert isinstance(serving.rt.tables.pending[RKEY], Closed)
 
 
 @pytest.mark.parametrize("model", ["logreg", "hoeffding", "baseline", "shadowy"])
@@ -153,6 +154,26 @@ async def test_invalid_score_is_dead_lettered_at_rendezvous(long_deadline):
     [dl] = h.wire.dead_letters()
     assert (dl.stage, dl.origin_topic) == ("rendezvous", "prod.scores")
     assert RKEY in h.rt.tables.pending  # still open
+
+
+async def test_a_score_whose_key_is_not_its_tenant_is_dead_lettered_and_never_answers(
+        long_deadline):
+    h = long_deadline
+    await open_request(h)
+    value = score_bytes("r1", "logreg", output=True)
+    event = await h.put("collect_score", value, key=b"globex", partition=1)
+
+    assert h.wire.topics() == ["dead-letter"]
+    [sent] = h.wire.of("dead-letter")
+    assert sent.key == b"globex"
+    [dl] = h.wire.dead_letters()
+    assert (dl.stage, dl.origin_topic, dl.partition, dl.offset) == (
+        "rendezvous", "prod.scores", 1, event.message.offset)
+    assert (dl.key, dl.value.encode()) == ("globex", value)
+    assert dl.error_class == "agents.intake.KeyMismatch"
+    assert dl.error == "key b'globex' is not tenant 'acme'"
+    assert isinstance(h.rt.tables.pending[RKEY], Open)  # still open, for its own scores
+    assert h.rt.stats.scored.get(TENANT) is None  # never counted as the tenant's score
 
 
 async def test_an_answered_request_redelivered_after_a_crash_is_not_answered_again(serving):

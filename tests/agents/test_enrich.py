@@ -1,4 +1,4 @@
-"""enrich_event: events -> one enriched record (+ inline training), a pending slot, or a dead letter."""
+"""enrich: events -> one enriched record (+ inline training), a pending slot, or a dead letter."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from learning.deployment import default_deployment
 from schemas import Enriched, Training, decode
+from tables.serving import AwaitingLabel, Closed, Open
 from tables.writes import put, request_key
 
 from .conftest import KEY, LIMITS, TENANT, event_bytes, state_update_bytes
@@ -34,18 +35,19 @@ async def test_valid_event_yields_one_enriched_record_and_a_pending_slot(serving
 
     tables = serving.rt.tables
     entry = tables.pending[RKEY]
-    assert entry["partition"] == 0 and entry["label"] is None
-    slot = entry["slot"]
-    assert (slot["tenant"], slot["request_id"], slot["entity"]) == (TENANT, "r1", "u1")
-    assert (slot["primary"], slot["primary_reason"]) == ("logreg", "champion")
-    assert slot["fallback"] == ["logreg", "hoeffding", "baseline"]
-    assert slot["opened_at"] == 1000.0
-    assert slot["deadline_at"] == pytest.approx(1000.05)
-    assert slot["scores"] == []
+    assert isinstance(entry, Open)
+    assert entry.partition == 0 and entry.label is None and entry.enriched == sent.value
+    slot = entry.slot
+    assert (slot.tenant, slot.request_id, slot.entity) == (TENANT, "r1", "u1")
+    assert (slot.primary, slot.primary_reason) == ("logreg", "champion")
+    assert slot.fallback == ("logreg", "hoeffding", "baseline")
+    assert slot.opened_at == 1000.0
+    assert slot.deadline_at == pytest.approx(1000.05)
+    assert slot.scores == ()
     # Without an inline label the exact enriched text waits for a delayed one.
     awaiting = tables.awaiting_label[RKEY]
-    assert awaiting["enriched"].encode() == sent.value
-    assert awaiting["partition"] == 0 and "served" not in awaiting
+    assert isinstance(awaiting, AwaitingLabel)
+    assert awaiting.enriched == sent.value and awaiting.partition == 0
     assert serving.rt.stats.counts["requests"] == 1
     assert len(serving.rt.deadlines) == 1
 
@@ -100,7 +102,7 @@ async def test_inline_label_yields_an_inline_training_record_after_the_enriched_
     # The training record carries exactly the enriched record the models see.
     assert orjson.loads(training_sent.value)["enriched"] == orjson.loads(enriched_sent.value)
     tables = serving.rt.tables
-    assert tables.pending[RKEY]["label"] == label
+    assert tables.pending[RKEY].label == label
     assert RKEY not in tables.awaiting_label  # the label is already known
     assert serving.rt.stats.counts["training"] == 1
 
@@ -161,7 +163,7 @@ async def test_request_redelivered_while_open_resends_its_first_outputs_not_a_ne
     """The worker that opened it may have died before its outputs reached Kafka."""
     await serving.put("enrich_event", event_bytes("r1", features={"a": 1.0}, label=label))
     first = list(serving.wire.log)
-    slot = serving.rt.tables.pending[RKEY]["slot"]
+    slot = serving.rt.tables.pending[RKEY].slot
     serving.wire.clear()
     await serving.put("enrich_event", event_bytes("r1", features={"a": 2.0}, label=label))
 
@@ -172,13 +174,13 @@ async def test_request_redelivered_while_open_resends_its_first_outputs_not_a_ne
         [before] = [decode(Training, s.value, LIMITS) for s in first if s.topic == "training"]
         assert (again.request_id, again.label, again.enriched) == (
             before.request_id, before.label, before.enriched)
-    assert serving.rt.tables.pending[RKEY]["slot"] == slot
+    assert serving.rt.tables.pending[RKEY].slot == slot
     assert serving.rt.stats.counts["requests_redelivered"] == 1
 
 
 async def test_request_redelivered_after_its_answer_is_skipped(serving):
     await serving.put("enrich_event", event_bytes("r1", label=True))
-    put(serving.rt.tables.pending, 0, RKEY, {"closed_at": time.time(), "partition": 0})
+    put(serving.rt.tables.pending, 0, RKEY, Closed(closed_at=time.time(), partition=0))
     serving.wire.clear()
     await serving.put("enrich_event", event_bytes("r1", label=True))
     assert serving.wire.topics() == []
@@ -218,5 +220,4 @@ async def test_control_deployment_is_the_one_enriched_and_opened(serving):
     [enriched] = serving.wire.records("enriched", Enriched)
     # Versions only grow: the first deploy over the default is version 2.
     assert enriched.deployment == {**deployment, "version": 2}
-    slot = serving.rt.tables.pending[RKEY]["slot"]
-    assert slot["deadline_at"] == pytest.approx(1000.25)
+    assert serving.rt.tables.pending[RKEY].deadline_at == pytest.approx(1000.25)
