@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import pathlib
 
 import faust
 import pytest
@@ -13,7 +11,6 @@ from learning.policy import ScoreView, on_score, open_request
 from tables.serving import (AwaitingEntry, AwaitingLabel, Closed, EarlyLabel, Labelled, Open,
                             PendingEntry, StructCodec, define_serving_tables)
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def slot():
@@ -59,22 +56,3 @@ def test_the_typed_tables_write_their_changelog_with_their_codec():
         assert table.changelog_topic.value_serializer is table.value_serializer
         assert table.partitions == 4
 
-
-def test_tables_import_neither_app_nor_agents():
-    for path in (REPO / "tables").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            for name in names:
-                assert name.split(".")[0] not in ("app", "agents"), f"{path.name} imports {name}"
-
-
-def test_serving_agents_do_not_import_app():
-    for name in ("enrich", "rendezvous", "join_label", "decoy", "control", "state_updates",
-                 "drift", "serving", "intake", "deployments"):
-        tree = ast.parse((REPO / "agents" / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 0:
-                assert (node.module or "").split(".")[0] != "app", f"agents/{name}.py"
-            if isinstance(node, ast.Import):
-                assert all(a.name.split(".")[0] != "app" for a in node.names), f"agents/{name}.py"
