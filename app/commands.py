@@ -59,7 +59,7 @@ def attach(app: faust.App) -> None:
 
 
 def rollback_command(tenant: str, model: str, version: int, now: float | None = None):
-    """The control record of a checkpoint rollback (applied by the serving app's apply_control
+    """The control record of a checkpoint rollback (applied by the serving app's control agent
     through `learning.deployment.with_rollback`)."""
     from schemas import ControlCommand
 

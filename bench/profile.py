@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 # Where a frame's file lives, by its first path component as py-spy prints it
-# ("agents/enrich_event.py", "faust/streams.py", "asyncio/events.py", "selectors.py").
+# ("agents/enrich.py", "faust/streams.py", "asyncio/events.py", "selectors.py").
 AREAS = {
     "agents": "rendezvous:agents", "learning": "rendezvous:learning",
     "schemas": "rendezvous:schemas", "tables": "rendezvous:tables", "app": "rendezvous:app",
