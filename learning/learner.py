@@ -155,7 +155,7 @@ until the plumbing reports it `saved`); then a request is scored:
     3 0 () True ()
     4 2 ('logreg', 'baseline') False ('logreg', 'baseline')
     >>> [(s.model, s.output) for s in learner.score(enriched(9))]
-    [('logreg', True), ('baseline', True)]
+    [('logreg', False), ('baseline', False)]
     >>> {name: (p.offset, p.predictions) for name, (_, p) in learner.progress.items()}
     {'logreg': (4, 4), 'baseline': (4, 4)}
 
