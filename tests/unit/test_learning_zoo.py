@@ -4,7 +4,7 @@ import pytest
 from river import compose, dummy
 
 from learning.deployment import DeploymentError
-from learning.drills import Failing, Sleepy
+from tests.drills import Failing, Sleepy
 from learning.zoo import SPECS, UnknownSpec, build
 
 
