@@ -207,3 +207,50 @@ async def test_a_label_sent_twice_is_learnt_once(fast_pool):
         "logreg": (1, 2), "baseline": (1, 2)}
     assert fast_pool.rt.stats.counts["training_duplicates"] == 1
     assert fast_pool.rt.stats.counts["learned"] == 2
+
+
+KEYED = [("score", lambda: encode(enriched_record("r1")), "score"),
+         ("learn", lambda: training_bytes("r1"), "learn")]
+
+
+@pytest.mark.parametrize("key", [b"globex", None], ids=["other-tenant", "no-key"])
+@pytest.mark.parametrize("agent, value, stage", KEYED, ids=[k[0] for k in KEYED])
+async def test_a_record_whose_key_is_not_its_tenant_is_dead_lettered(fast_pool, agent, value,
+                                                                    stage, key):
+    """Its scores or checkpoints would land on the key's partition: another tenant's."""
+    with spy_learning(fast_pool.wire):
+        await fast_pool.put(agent, value(), key=key)
+    assert fast_pool.wire.topics() == ["dead-letter"]
+    [dl] = fast_pool.wire.dead_letters()
+    assert (dl.stage, dl.error_class) == (stage, "agents.intake.KeyMismatch")
+    assert "is not tenant 'acme'" in dl.error
+    assert fast_pool.rt.pool.learners == {}
+    # The same record under its tenant's key goes through.
+    await fast_pool.put(agent, value())
+    assert fast_pool.wire.topics().count("scores") == 2
+
+
+@pytest.mark.parametrize("agent, stage", [("score", "score"), ("learn", "learn")])
+@pytest.mark.parametrize("spec", ["sleepy", "failing"])
+async def test_a_production_pool_refuses_a_drill_model(make_harness, monkeypatch, agent, stage,
+                                                       spec):
+    """The drills are registered by tests only: without them, a deployment naming one is
+    dead-lettered like any unknown spec."""
+    from learning import zoo
+
+    for task in zoo.SPECS:
+        monkeypatch.delitem(zoo.SPECS[task], spec)
+    h = await make_harness(role="fast")
+    try:
+        d = enriched_record().deployment
+        d = {**d, "models": [*d["models"], {"name": "drill", "spec": spec, "params": {},
+                                            "role": "challenger", "pool": "fast", "version": 1}]}
+        value = (encode(enriched_record("r1", deployment=d)) if agent == "score"
+                 else training_bytes("r1", deployment=d))
+        await h.put(agent, value)
+        assert h.wire.topics() == ["dead-letter"]
+        [dl] = h.wire.dead_letters()
+        assert dl.stage == stage
+        assert f"unknown spec '{spec}'" in dl.error
+    finally:
+        await h.aclose()
