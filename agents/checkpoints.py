@@ -20,8 +20,9 @@ from functools import partial
 
 import orjson
 from kafka_io import read_partition
-from learning.checkpoint import (CheckpointError, Sealed, StoreIndex, chunk_key, meta_key,
-                                 open_sealed, parse_key, seal_pickled, split, watermark_key)
+from learning.checkpoint import (Sealed, StoreIndex, chunk_key, meta_key,
+                                 open_checkpoint, parse_key, seal_pickled, split,
+                                 watermark_key)
 from schemas import CheckpointMeta, InvalidRecord, decode, encode, to_plain
 
 log = logging.getLogger(__name__)
@@ -108,35 +109,9 @@ class CheckpointStore:
         self.index.watermarks[(self.pool, partition)] = offset
 
     def opener(self, tenant: str, model: str):
-        """Verify and unpickle a checkpoint's bytes of `tenant`'s `model`."""
-        key = self.rt.settings.signing_key
-
-        def open_(payload: bytes, meta: dict):
-            state = open_sealed(payload, meta["signature"], key=key, tenant=tenant, model=model,
-                                version=meta["version"])
-            if not isinstance(state, dict) or state.get("progress", {}).get(
-                    "offset") != meta["training_offset"]:
-                raise CheckpointError(f"checkpoint {tenant}/{model} v{meta['version']}: "
-                                      "state and metadata disagree")
-            return state
-
-        return open_
-
-    async def load(self, partition: int, tenant: str, model: str,
-                   version: int) -> tuple[dict, dict] | None:
-        """``(meta, state)`` of one checkpoint version, verified; None if it is not there."""
-        index = await self.scan(partition)
-        meta = index.meta(tenant, model, version)
-        if meta is None:
-            return None
-        payload = index.payload(tenant, model, version)
-        try:
-            if payload is None:
-                raise CheckpointError("incomplete")
-            return meta, self.opener(tenant, model)(payload, meta)
-        except CheckpointError as e:
-            log.error("checkpoint %s/%s v%s: %s", tenant, model, version, e)
-            return None
+        """``opener(payload, meta)``: a verified checkpoint's state of `tenant`'s `model`."""
+        return partial(open_checkpoint, key=self.rt.settings.signing_key, tenant=tenant,
+                       model=model)
 
 
 class Checkpoints:

@@ -15,6 +15,7 @@ import logging
 import time
 
 from kafka_io import read_partition
+from learning.checkpoint import CheckpointError
 from learning.learner import Effects
 from schemas import DriftEvent, InvalidRecord, Training, decode, encode
 
@@ -45,7 +46,7 @@ async def step(pool, learner, partition: int, take) -> Effects:
             rt.stats.count("drift_retrains", learner.tenant)
         for request in effects.rollbacks:
             tenant, name, version = learner.tenant, request.model, request.version
-            found = await pool.store.load(partition, tenant, name, version)
+            found = await load_checkpoint(pool, partition, tenant, name, version)
             if not learner.rollback(request, found):
                 log.error("rollback of %s/%s to v%s failed: kept the current state", tenant,
                           name, version)
@@ -55,6 +56,23 @@ async def step(pool, learner, partition: int, take) -> Effects:
             log.info("rolled back %s/%s to checkpoint v%s", tenant, name, version)
             await pool.checkpoints.write(tenant, name, reason="rollback", parent=version)
     return effects
+
+
+async def load_checkpoint(pool, partition: int, tenant: str, model: str,
+                          version: int) -> tuple[dict, dict] | None:
+    """``(meta, state)`` of one checkpoint version, verified; None if it is not there."""
+    index = await pool.store.scan(partition)
+    meta = index.meta(tenant, model, version)
+    if meta is None:
+        return None
+    payload = index.payload(tenant, model, version)
+    try:
+        if payload is None:
+            raise CheckpointError("incomplete")
+        return meta, pool.store.opener(tenant, model)(payload, meta)
+    except CheckpointError as e:
+        log.error("checkpoint %s/%s v%s: %s", tenant, model, version, e)
+        return None
 
 
 async def publish_drift(rt, tenant: str, effects: Effects) -> None:
