@@ -182,7 +182,7 @@ class Checkpoints:
             version = max(self.store.index.last_version(tenant, name), progress.version) + 1
             began = time.perf_counter()
             # On the loop: the model must not change while it is pickled.
-            data = pickled(learner.checkpoint_state(name))
+            data = pickle.dumps(learner.checkpoint_state(name), protocol=pickle.HIGHEST_PROTOCOL)
             offset, unsaved = progress.offset, progress.unsaved
             sealed = await asyncio.get_running_loop().run_in_executor(None, partial(
                 seal_pickled, data, key=rt.settings.signing_key, tenant=tenant, model=name,
@@ -206,10 +206,6 @@ class Checkpoints:
             return meta
         finally:
             self._writing.discard((tenant, name))
-
-
-def pickled(state) -> bytes:
-    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def attach(rt) -> None:
