@@ -48,6 +48,7 @@ __all__ = [
     "seal_pickled",
     "sign",
     "open_sealed",
+    "open_checkpoint",
     "split",
     "meta_key",
     "chunk_key",
@@ -148,6 +149,31 @@ def open_sealed(payload: bytes, signature: str, *, key: str | bytes, tenant: str
         return pickle.loads(zlib.decompress(payload[len(MAGIC):]))
     except Exception as e:  # a bug of the writer, not an attack: the signature matched
         raise CheckpointError(f"{where}: cannot be loaded: {type(e).__name__}: {e}") from e
+
+
+def open_checkpoint(payload: bytes, meta: dict, *, key: str | bytes, tenant: str,
+                    model: str) -> dict:
+    """The state of a checkpoint whose meta is `meta` (a ``CheckpointMeta`` as a dict):
+    verified, then unpickled, and only if it is at the training offset its meta says.
+
+    >>> state = {"progress": {"offset": 9}}
+    >>> sealed = seal(state, key="k" * 16, tenant="t", model="m", version=2)
+    >>> meta = {"signature": sealed.signature, "version": 2, "training_offset": 9}
+    >>> open_checkpoint(sealed.payload, meta, key="k" * 16, tenant="t", model="m")
+    {'progress': {'offset': 9}}
+    >>> open_checkpoint(sealed.payload, {**meta, "training_offset": 8}, key="k" * 16,
+    ...                 tenant="t", model="m")
+    Traceback (most recent call last):
+    ...
+    learning.checkpoint.CheckpointError: checkpoint t/m v2: state and metadata disagree
+    """
+    state = open_sealed(payload, meta["signature"], key=key, tenant=tenant, model=model,
+                        version=meta["version"])
+    if not isinstance(state, dict) or state.get("progress", {}).get(
+            "offset") != meta["training_offset"]:
+        raise CheckpointError(f"checkpoint {tenant}/{model} v{meta['version']}: "
+                              "state and metadata disagree")
+    return state
 
 
 def split(payload: bytes, size: int = CHUNK_BYTES) -> list[bytes]:

@@ -11,10 +11,9 @@ from collections.abc import Callable
 
 from river import base, dummy, forest, linear_model, optim, preprocessing, stats, tree
 
-from learning.drills import Failing, Sleepy
 from learning.errors import DeploymentError
 
-__all__ = ["SPECS", "UnknownSpec", "build"]
+__all__ = ["SPECS", "UnknownSpec", "build", "register"]
 
 
 class UnknownSpec(DeploymentError):
@@ -51,38 +50,48 @@ def _mean_regressor() -> base.Estimator:
     return dummy.StatisticRegressor(stats.Mean())
 
 
-def _sleepy(baseline: Callable[[], base.Estimator]) -> Callable[..., base.Estimator]:
-    def sleepy(delay_ms: float = 100.0) -> base.Estimator:
-        return Sleepy(baseline(), delay_ms=delay_ms)
-
-    return sleepy
-
-
-def _failing(baseline: Callable[[], base.Estimator]) -> Callable[..., base.Estimator]:
-    def failing(every: int = 1) -> base.Estimator:
-        return Failing(baseline(), every=every)
-
-    return failing
-
-
 SPECS: dict[str, dict[str, Callable[..., base.Estimator]]] = {
     "classification": {
         "logreg": _logreg,
         "hoeffding": tree.HoeffdingTreeClassifier,
         "arf": _arf_classifier,
         "baseline": _prior_classifier,
-        "sleepy": _sleepy(_prior_classifier),
-        "failing": _failing(_prior_classifier),
     },
     "regression": {
         "linreg": _linreg,
         "hoeffding": tree.HoeffdingTreeRegressor,
         "arf": _arf_regressor,
         "baseline": _mean_regressor,
-        "sleepy": _sleepy(_mean_regressor),
-        "failing": _failing(_mean_regressor),
     },
 }
+
+
+def register(task: str, name: str, factory: Callable[..., base.Estimator]) -> None:
+    """Add a spec to the zoo of `task`, in this process only.
+
+    Tests register their drill models this way (see ``tests/drills.py``): a production
+    worker never builds them, and refuses a deployment that names them.
+
+    Parameters
+    ----------
+    task
+        "classification" or "regression".
+    name
+        The spec name deployments use; registering it again replaces its factory.
+    factory
+        Keyword parameters of the deployment -> a fresh estimator.
+
+    Examples
+    --------
+    >>> register("regression", "constant", lambda: dummy.StatisticRegressor(stats.Mean()))
+    >>> print(build("constant", "regression"))
+    StatisticRegressor
+    >>> del SPECS["regression"]["constant"]
+
+    """
+    if task not in SPECS:
+        raise UnknownSpec(f"unknown task {task!r}; known: {', '.join(SPECS)}")
+    SPECS[task][name] = factory
 
 
 def build(spec: str, task: str, params: dict | None = None) -> base.Estimator:

@@ -22,7 +22,9 @@ from app.factory import create_app
 from app.settings import Settings
 from learning.deployment import default_deployment
 from schemas import DeadLetter, Enriched, Limits, decode, encode
+from tests import drills
 
+drills.register()  # deployments of these tests may name "sleepy" or "failing"
 LIMITS = Limits()
 TENANT = "acme"
 KEY = TENANT.encode()

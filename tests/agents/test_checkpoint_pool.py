@@ -60,7 +60,7 @@ async def pool(make_harness):
 
 async def test_checkpoints_every_n_are_signed_for_their_tenant_model_and_version(pool):
     for i in range(10):
-        await pool.put("learn_from_training", training_bytes(i))
+        await pool.put("learn", training_bytes(i))
     index = store_of(pool.wire)
     assert index.models() == [(TENANT, "baseline"), (TENANT, "logreg")]
     for model in ("logreg", "baseline"):
@@ -85,14 +85,14 @@ async def test_checkpoints_every_n_are_signed_for_their_tenant_model_and_version
 
 async def test_rollback_restores_the_version_once_and_learning_goes_on_from_it(pool):
     for i in range(10):
-        await pool.put("learn_from_training", training_bytes(i))
+        await pool.put("learn", training_bytes(i))
     rolled = with_rollback(default_deployment(), "logreg", 1).to_dict()
     with mock.patch.object(pool.rt.pool.store, "scan",
                            side_effect=lambda p: store_of(pool.wire)):
         for i in (10, 11):  # the second carries the same rollback: applied once only
-            await pool.put("learn_from_training", training_bytes(i, rolled))
+            await pool.put("learn", training_bytes(i, rolled))
 
-    slot, progress = pool.rt.pool.progress[TENANT]["logreg"]
+    slot, progress = pool.rt.pool.learners[TENANT].progress["logreg"]
     # logreg = the state of v1 (records 0..4) then records 10 and 11.
     expected_models, expected = reference([0, 1, 2, 3, 4, 10, 11])
     assert progress.digest == expected["logreg"].digest
@@ -101,7 +101,7 @@ async def test_rollback_restores_the_version_once_and_learning_goes_on_from_it(p
     assert slot.model.predict_proba_one(x) == expected_models.slots["logreg"].model.predict_proba_one(x)
     # baseline was not rolled back: it learnt all twelve.
     _, unrolled = reference(list(range(12)))
-    assert pool.rt.pool.progress[TENANT]["baseline"][1].digest == unrolled["baseline"].digest
+    assert pool.rt.pool.learners[TENANT].progress["baseline"][1].digest == unrolled["baseline"].digest
     # The rollback is recorded as checkpoint v3 whose parent is the restored v1.
     meta = store_of(pool.wire).meta(TENANT, "logreg", 3)
     assert (meta["parent_version"], meta["reason"], meta["training_offset"]) == (1, "rollback", 9)

@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 
-from agents import pool_state
+from agents import checkpoints
 from learning.progress import replay_from
 from schemas import Training, encode
 
@@ -36,13 +36,14 @@ def partition_of(tenant: str) -> int:
 def scanned(pool, partition: int) -> int:
     """The watermark as a scan of every model of the partition gives it."""
     held = pool.partitions[partition]
-    return replay_from([p for t in held.tenants for _, p in pool.progress.get(t, {}).values()],
+    return replay_from([p for t in held.tenants if t in pool.learners
+                        for _, p in pool.learners[t].progress.values()],
                        held.next_offset - 1)
 
 
 async def learn(h, tenants, i: int) -> None:
     for tenant in tenants:
-        await h.put("learn_from_training", training_bytes(tenant, i), key=tenant.encode(),
+        await h.put("learn", training_bytes(tenant, i), key=tenant.encode(),
                     partition=partition_of(tenant))
 
 
@@ -61,12 +62,12 @@ async def test_a_sweep_over_many_models_computes_each_watermark_once(pool):
     state = pool.rt.pool
     await learn(pool, TENANTS, 0)
     await learn(pool, TENANTS[:10], 1)
-    models = state.unsaved()
+    models = state.checkpoints.unsaved()
     assert len(models) == 2 * len(TENANTS)
     pool.wire.clear()
     with mock.patch.object(state, "watermark", wraps=state.watermark) as watermark, \
-            mock.patch.object(state, "_is_tracked", wraps=state._is_tracked) as checks:
-        assert await state.checkpoint_all("shutdown") == len(models)
+            mock.patch.object(state, "is_tracked", wraps=state.is_tracked) as checks:
+        assert await state.checkpoints.all("shutdown") == len(models)
     # Once per partition for the whole sweep, not once per checkpoint (O(models^2) scans).
     assert sorted(c.args[0] for c in watermark.call_args_list) == list(PARTITIONS)
     assert checks.call_count <= 2 * len(models)  # each model's index entry: O(1) each
@@ -75,19 +76,19 @@ async def test_a_sweep_over_many_models_computes_each_watermark_once(pool):
     assert index.watermarks == {("fast", p): state.partitions[p].next_offset - 1
                                 for p in PARTITIONS}
     assert len(index.metas) == len(models)
-    assert state.unsaved() == []
+    assert state.checkpoints.unsaved() == []
 
 
 async def test_shutdown_writes_only_the_models_that_learnt_since_their_checkpoint(pool):
     state = pool.rt.pool
     await learn(pool, TENANTS, 0)
-    await state.checkpoint_all("shutdown")
+    await state.checkpoints.all("shutdown")
     pool.wire.clear()
-    assert await state.checkpoint_all("shutdown") == 0  # nothing changed: nothing written
+    assert await state.checkpoints.all("shutdown") == 0  # nothing changed: nothing written
     assert pool.wire.of("checkpoints") == []
     await learn(pool, TENANTS[:3], 1)
     pool.wire.clear()
-    assert await state.checkpoint_all("shutdown") == 6
+    assert await state.checkpoints.all("shutdown") == 6
     assert sorted(store_of(pool.wire).metas) == sorted(
         (t, m) for t in TENANTS[:3] for m in ("baseline", "logreg"))
 
@@ -95,16 +96,16 @@ async def test_shutdown_writes_only_the_models_that_learnt_since_their_checkpoin
 async def test_a_failing_model_does_not_keep_shutdown_from_saving_the_others(pool):
     state = pool.rt.pool
     await learn(pool, TENANTS[:4], 0)
-    real = state.checkpoint
+    real = state.checkpoints.write
 
     async def flaky(tenant, name, **kwargs):
         if (tenant, name) == (TENANTS[1], "logreg"):
             raise RuntimeError("boom")
         return await real(tenant, name, **kwargs)
 
-    with mock.patch.object(state, "checkpoint", side_effect=flaky):
-        assert await state.checkpoint_all("shutdown") == 7
-    assert state.unsaved() == [(TENANTS[1], "logreg")]
+    with mock.patch.object(state.checkpoints, "write", side_effect=flaky):
+        assert await state.checkpoints.all("shutdown") == 7
+    assert state.checkpoints.unsaved() == [(TENANTS[1], "logreg")]
     # The unsaved model holds the watermark back: its record is replayed on recovery.
     for p in PARTITIONS:
         assert store_of(pool.wire).watermarks[("fast", p)] == scanned(state, p)
@@ -113,20 +114,20 @@ async def test_a_failing_model_does_not_keep_shutdown_from_saving_the_others(poo
 
 
 async def test_timer_ticks_write_a_bounded_number_oldest_first(pool, monkeypatch):
-    monkeypatch.setattr(pool_state, "MIN_PER_TICK", 10)
+    monkeypatch.setattr(checkpoints, "MIN_PER_TICK", 10)
     state = pool.rt.pool
     await learn(pool, TENANTS, 0)
     # All due, saved at different times: the oldest go first.
-    order = list(reversed(state.unsaved()))
+    order = list(reversed(state.checkpoints.unsaved()))
     for age, key in enumerate(order):
-        state._saved_at[key] = 1000.0 - age
+        state.learners[key[0]].saved_at[key[1]] = 1000.0 - age
     every_s, interval = 60.0, 5.0
     written: list[tuple[str, str]] = []
-    while unsaved := state.unsaved():
+    while unsaved := state.checkpoints.unsaved():
         pool.wire.clear()
         limit = max(10, math.ceil(2 * len(unsaved) * interval / every_s))  # 2 x a tick's share
         with mock.patch.object(state, "watermark", wraps=state.watermark) as watermark:
-            n = await state.checkpoint_due(2000.0, every_s, interval)
+            n = await state.checkpoints.due(2000.0, every_s, interval)
         assert n == min(limit, len(unsaved))
         assert watermark.call_count <= len(PARTITIONS)
         assert len(watermark_records(pool)) <= len(PARTITIONS)
@@ -136,9 +137,9 @@ async def test_timer_ticks_write_a_bounded_number_oldest_first(pool, monkeypatch
     assert written == order[::-1]  # oldest first
     # Nothing is due before every_s has passed since a model's last checkpoint.
     await learn(pool, TENANTS[:5], 1)
-    assert await state.checkpoint_due(state._saved_at[(TENANTS[0], "logreg")] + 59.0,
+    assert await state.checkpoints.due(state.learners[TENANTS[0]].saved_at["logreg"] + 59.0,
                                       every_s, interval) == 0
-    assert await state.checkpoint_due(state._saved_at[(TENANTS[0], "logreg")] + 61.0,
+    assert await state.checkpoints.due(state.learners[TENANTS[0]].saved_at["logreg"] + 61.0,
                                       every_s, interval) == 10
 
 
@@ -152,12 +153,12 @@ async def test_the_watermark_is_always_the_scan_of_the_models(make_harness):
             for p in PARTITIONS:
                 assert state.watermark(p) == scanned(state, p)
             if i % 2:
-                await state.checkpoint_many(state.unsaved()[::3], "every-s")
+                await state.checkpoints.many(state.checkpoints.unsaved()[::3], "every-s")
                 for p in PARTITIONS:
                     assert state.watermark(p) == scanned(state, p)
                     assert store_of(h.wire).watermarks[("fast", p)] == scanned(state, p)
         assert state.rt.stats.counts["checkpoints.every-n"] > 0
-        await state.checkpoint_all("shutdown")
+        await state.checkpoints.all("shutdown")
         assert store_of(h.wire).watermarks == {("fast", p): state.partitions[p].next_offset - 1
                                                for p in PARTITIONS}
     finally:
@@ -179,8 +180,8 @@ async def test_learning_while_a_checkpoint_is_written_keeps_the_watermark_back(p
             await learn(h, [tenant], 1)
 
     with mock.patch.object(state.store, "write", side_effect=write_while_learning):
-        await state.checkpoint(tenant, "logreg", reason="every-s")
-    _, progress = state.progress[tenant]["logreg"]
+        await state.checkpoints.write(tenant, "logreg", reason="every-s")
+    _, progress = state.learners[tenant].progress["logreg"]
     assert progress.unsaved == 1 and progress.first_unsaved is not None
     p = partition_of(tenant)
     assert state.watermark(p) == scanned(state, p) < state.partitions[p].next_offset - 1

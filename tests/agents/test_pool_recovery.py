@@ -22,7 +22,7 @@ async def learn_all(h) -> list[bytes]:
     sent = []
     for i, tenant in enumerate(ORDER):
         value = training_bytes(tenant, i)
-        event = await h.put("learn_from_training", value, key=tenant.encode(), partition=0)
+        event = await h.put("learn", value, key=tenant.encode(), partition=0)
         assert event.message.offset == i
         sent.append(value)
     return sent
@@ -30,7 +30,8 @@ async def learn_all(h) -> list[bytes]:
 
 def digests(h) -> dict:
     return {(t, name): (p.offset, p.predictions, p.digest)
-            for t, tracks in h.rt.pool.progress.items() for name, (_, p) in tracks.items()}
+            for t, learner in h.rt.pool.learners.items()
+            for name, (_, p) in learner.progress.items()}
 
 
 @pytest.mark.parametrize("other_pool_watermark", [None, len(ORDER) - 1])
@@ -51,15 +52,15 @@ async def test_recovery_replays_from_its_own_pools_watermark(make_harness, other
     state = after.rt.pool
     replayed = []
 
-    async def read_training(partition, start, end):
+    async def read_training(rt, partition, start, end):
         for offset in range(start, end):
             replayed.append(offset)
             yield offset, decode(Training, sent[offset], after.rt.limits)
 
     try:
         with mock.patch.object(state.store, "scan", side_effect=lambda p: store), \
-                mock.patch.object(state, "read_training", new=read_training), \
-                mock.patch("agents.pool_state.committed_offset", return_value=len(ORDER)):
+                mock.patch("agents.recovery.read_training", new=read_training), \
+                mock.patch("agents.pool.committed_offset", return_value=len(ORDER)):
             state.assigned({0})
             await state.ready(0)
         assert replayed == list(range(len(ORDER)))

@@ -26,24 +26,24 @@ async def test_a_rebuilt_model_retrains_on_the_post_drift_window(fast_pool):
     state = fast_pool.rt.pool
     sent = [training_bytes(i) for i in range(6)]
     for value in sent:
-        await fast_pool.put("learn_from_training", value)
+        await fast_pool.put("learn", value)
     reads = []
 
-    async def read_training(partition, start, end):
+    async def read_training(rt, partition, start, end):
         reads.append((partition, start, end))
         for offset in range(start, end):
             yield offset, decode(Training, sent[offset], LIMITS)
 
-    with mock.patch.object(state, "read_training", new=read_training):
-        await fast_pool.put("learn_from_training", training_bytes(6, rebuilt_deployment(3)))
-        await fast_pool.put("learn_from_training", training_bytes(7, rebuilt_deployment(3)))
+    with mock.patch("agents.recovery.read_training", new=read_training):
+        await fast_pool.put("learn", training_bytes(6, rebuilt_deployment(3)))
+        await fast_pool.put("learn", training_bytes(7, rebuilt_deployment(3)))
 
     assert reads == [(0, 3, 6)]  # once, when the rebuild reached the pool
-    progress = {name: p for name, (_, p) in state.progress[TENANT].items()}
+    progress = {name: p for name, (_, p) in state.learners[TENANT].progress.items()}
     _, retrained = reference([3, 4, 5, 6, 7])
     _, untouched = reference(list(range(8)))
     assert (progress["logreg"].offset, progress["logreg"].predictions,
             progress["logreg"].digest) == (7, 5, retrained["logreg"].digest)
     assert progress["baseline"].digest == untouched["baseline"].digest
-    assert state.models[TENANT].slots["logreg"].version == 2
+    assert state.learners[TENANT].models.slots["logreg"].version == 2
     assert fast_pool.rt.stats.counts["drift_retrains"] == 1

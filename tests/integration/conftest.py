@@ -13,6 +13,9 @@ import orjson
 import pytest
 
 from harness.workers import FaustWorker
+
+# Scenarios deploy the drill models ("sleepy", "failing"), which only tests register.
+DRILL_APP = "tests.integration.drill_app"
 from localkafka import BrokerConfig, LocalKafka
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +72,8 @@ def running_workers(kafka: str, log_dir: Path, roles, deployments: dict | None =
         path.write_bytes(orjson.dumps(deployments))
         common["deployments_file"] = str(path)
     asyncio.run(declare_topics(Settings(broker=f"kafka://{kafka}", env=env, partitions=4)))
-    workers = {role: FaustWorker(worker_settings(kafka, env, role, **common), log_dir)
+    workers = {role: FaustWorker(worker_settings(kafka, env, role, **common), log_dir,
+                                 app_module=DRILL_APP)
                for role in roles}
     try:
         for w in workers.values():
@@ -92,7 +96,8 @@ def start_workers(kafka, log_dir):
         from app.topics import declare_topics
 
         asyncio.run(declare_topics(Settings(broker=f"kafka://{kafka}", env=env, partitions=4)))
-        workers = [FaustWorker(worker_settings(kafka, env, role, **{**common, **extra}), log_dir)
+        workers = [FaustWorker(worker_settings(kafka, env, role, **{**common, **extra}), log_dir,
+                               app_module=DRILL_APP)
                    for role, extra in roles]
         for w in workers:
             started.append(w.start())

@@ -5,7 +5,7 @@ from river import base, evaluate, metrics
 from river.datasets import synth
 
 from learning.deployment import ModelDeployment
-from learning.drills import Failing
+from tests.drills import Failing
 from learning.slot import LearnError, ModelSlot, Scored
 from learning.zoo import build
 

@@ -4,7 +4,7 @@ import pytest
 from river import compose, dummy
 
 from learning.deployment import DeploymentError
-from learning.drills import Failing, Sleepy
+from tests.drills import Failing, Sleepy
 from learning.zoo import SPECS, UnknownSpec, build
 
 
@@ -121,3 +121,15 @@ def test_regression_baseline_predicts_the_mean():
     for y in [1.0, 2.0, 6.0]:
         model.learn_one({}, y)
     assert model.predict_one({}) == 3.0
+
+
+def test_a_production_process_has_no_drill_models():
+    """Only tests register "sleepy" and "failing" (tests/drills.py); a worker never does."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", "from learning import zoo; import app.factory; "
+         "print(sorted(n for specs in zoo.SPECS.values() for n in specs))"],
+        capture_output=True, text=True, check=True).stdout
+    assert "sleepy" not in out and "failing" not in out and "logreg" in out

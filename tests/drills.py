@@ -1,12 +1,19 @@
-"""Fault drills: River estimators that misbehave on purpose, for fault-tolerance tests."""
+"""Fault drills: River estimators that misbehave on purpose, for fault-tolerance tests, and
+their registration in the model zoo as the specs "sleepy" and "failing" (tests only: a
+production worker refuses a deployment that names them).
+"""
 
 from __future__ import annotations
 
 import time
 
-from river import base
+from river import base, dummy, stats
 
-__all__ = ["Sleepy", "Failing"]
+from learning import zoo
+
+__all__ = ["Sleepy", "Failing", "DRILL_SPECS", "register"]
+
+DRILL_SPECS = ("sleepy", "failing")
 
 
 class Sleepy(base.Wrapper, base.Estimator):
@@ -124,3 +131,33 @@ class Failing(base.Wrapper, base.Estimator):
     def predict_proba_one(self, x):
         self._count()
         return self.model.predict_proba_one(x)
+
+
+_BASELINES = {"classification": dummy.PriorClassifier,
+              "regression": lambda: dummy.StatisticRegressor(stats.Mean())}
+
+
+def register() -> None:
+    """Add "sleepy" and "failing" to the zoo of every task, over that task's baseline model.
+
+    >>> register()
+    >>> print(zoo.build("failing", "regression", {"every": 2}))
+    Failing(StatisticRegressor)
+    """
+    for task, baseline in _BASELINES.items():
+        zoo.register(task, "sleepy", _sleepy(baseline))
+        zoo.register(task, "failing", _failing(baseline))
+
+
+def _sleepy(baseline):
+    def sleepy(delay_ms: float = 100.0) -> base.Estimator:
+        return Sleepy(baseline(), delay_ms=delay_ms)
+
+    return sleepy
+
+
+def _failing(baseline):
+    def failing(every: int = 1) -> base.Estimator:
+        return Failing(baseline(), every=every)
+
+    return failing
