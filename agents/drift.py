@@ -21,7 +21,6 @@ import time
 import orjson
 
 from learning.deployment import Deployment, DeploymentError
-from learning.drift import Detection
 from learning.drift_response import (Response, ResponsePolicy, Responder, apply_response,
                                      policies_from)
 from schemas import DriftEvent, InvalidRecord, Score, Training, decode, to_plain
@@ -80,10 +79,7 @@ def attach(rt, policies: dict[str, ResponsePolicy] | None = None) -> None:
             if deployment is None:
                 continue
             try:
-                decided = responder.decide(deployment, Detection(
-                    drift.tenant, drift.model, drift.signal, drift.training_offset,
-                    drift.n_before, drift.n_after, drift.mean_before, drift.mean_after,
-                    drift.position, drift.window_start))
+                decided = responder.decide(deployment, drift)
                 if decided is None:
                     rt.stats.count("drift_replayed", drift.tenant)
                     continue

@@ -17,7 +17,7 @@ import time
 from kafka_io import read_partition
 from learning.checkpoint import CheckpointError
 from learning.learner import Effects
-from schemas import DriftEvent, InvalidRecord, Training, decode, encode
+from schemas import InvalidRecord, Training, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,7 @@ async def load_checkpoint(pool, partition: int, tenant: str, model: str,
 
 async def publish_drift(rt, tenant: str, effects: Effects) -> None:
     for detection in effects.detections:
-        record = DriftEvent(**detection.record(time.time()))
-        await rt.topics.drift.send(key=tenant.encode(), value=encode(record))
+        await rt.topics.drift.send(key=tenant.encode(), value=encode(detection))
         rt.stats.count("drift_detections", tenant)
 
 

@@ -7,15 +7,14 @@ A `DriftMonitor` watches, per (tenant, pool):
   between the canary's output and the champion's (the canary as drift sensor).
 
 Each watched signal is one `river.drift.ADWIN` (Bifet & Gavaldà, SDM 2007); this module
-decides what is fed to it, and when, and turns ADWIN's cut into a `Detection` that maps one
-to one to a ``drift`` record (`schemas.DriftEvent`).
+decides what is fed to it, and when, and turns ADWIN's cut into a ``drift`` record (`schemas.DriftEvent`, built by `detection`).
 
 False alarms. ADWIN's guarantee holds for a bounded signal, and a detector fed a heavy-tailed
 one (a regression error, a lognormal feature) fires on every outlier: ``bench.drift`` measured
 72 false alarms per million lognormal values with the default delta and 0 per million for
 0/1 errors. So unbounded signals are *winsorised*: after a warm-up the reference range
 [q01, q99] of the signal is fixed and every value is fed as its clipped position in that
-range, a number in [0, 1]. Means in a `Detection` of such a signal are in those units.
+range, a number in [0, 1]. Means in a detection of such a signal are in those units.
 A model's error is watched only after ``warmup`` errors, so that its learning curve is not
 mistaken for drift, and only *increases* of error are reported (a model getting better is
 not an alarm; ADWIN still cuts its window). Feature detectors share one false-alarm budget:
@@ -31,15 +30,19 @@ from __future__ import annotations
 
 import math
 from array import array
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import dataclass
+from typing import Callable
 
 from river import drift
 
+from schemas.records import DriftEvent
+
 __all__ = [
+    "detection",
     "DIVERGENCE",
     "ERROR",
     "FEATURE",
-    "Detection",
     "DriftConfig",
     "DriftMonitor",
     "Watch",
@@ -98,9 +101,10 @@ class DriftConfig:
         return self.delta / self.feature_budget
 
 
-@dataclass(frozen=True)
-class Detection:
-    """A change ADWIN found in one signal: one ``drift`` record.
+def detection(tenant: str, model: str, signal: str, training_offset: int, n_before: int,
+              n_after: int, mean_before: float, mean_after: float, position: int | None = None,
+              window_start: int | None = None, detected_at: float | None = None) -> DriftEvent:
+    """A change ADWIN found in one signal, as the ``drift`` record it is published as.
 
     ``n_before``/``mean_before`` describe the part of the window ADWIN dropped,
     ``n_after``/``mean_after`` the part it kept (the post-change window, ending at
@@ -108,27 +112,15 @@ class Detection:
     the monitor has seen (``training_offset`` counts every tenant of the partition);
     ``window_start`` is the training offset where the post-change window starts (None when
     it began before the offsets the monitor keeps), what a model reset after it retrains on.
+    ``detected_at`` is wall time, the one field that differs under replay.
+
+    >>> d = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, detected_at=1.0)
+    >>> d.signal, d.training_offset, d.detected_at
+    ('error', 5000, 1.0)
     """
-
-    tenant: str
-    model: str
-    signal: str
-    training_offset: int
-    n_before: int
-    n_after: int
-    mean_before: float
-    mean_after: float
-    position: int | None = None
-    window_start: int | None = None
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        """What makes a detection unique under replay."""
-        return (self.tenant, self.model, self.signal, self.training_offset)
-
-    def record(self, detected_at: float) -> dict:
-        """The fields of a `schemas.DriftEvent`."""
-        return {**asdict(self), "detected_at": detected_at}
+    return DriftEvent(tenant, model, signal, training_offset, n_before, n_after, mean_before,
+                      mean_after, time.time() if detected_at is None else detected_at,
+                      position, window_start)
 
 
 class Watch:
@@ -255,12 +247,14 @@ class DriftMonitor:
     Parameters
     ----------
     tenant
-        Carried into every `Detection`.
+        Carried into every detection.
     task
         "classification" (0/1 errors, watched raw) or "regression" (absolute errors,
         winsorised).
     config
         Deltas, warm-up, feature budget.
+    wallclock
+        Stamps each detection's ``detected_at``.
 
     Examples
     --------
@@ -283,12 +277,14 @@ class DriftMonitor:
 
     """
 
-    def __init__(self, tenant: str, task: str, config: DriftConfig | None = None):
+    def __init__(self, tenant: str, task: str, config: DriftConfig | None = None,
+                 wallclock: Callable[[], float] = time.time):
         if task not in ("classification", "regression"):
             raise ValueError(f"task must be classification or regression, got {task!r}")
         self.tenant = tenant
         self.task = task
         self.config = config or DriftConfig()
+        self.wallclock = wallclock
         self.errors: dict[str, Watch] = {}
         self.features: dict[str, Watch] = {}
         self.divergence: Watch | None = None
@@ -351,7 +347,7 @@ class DriftMonitor:
 
     def observe(self, training_offset: int, x: dict, errors: dict[str, float | None],
                 outputs: dict[str, object] | None = None, roles: dict[str, str] | None = None,
-                versions: dict[str, int] | None = None) -> list[Detection]:
+                versions: dict[str, int] | None = None) -> list[DriftEvent]:
         """One labelled example, after the models predicted it (and before or after they
         learnt it: the errors are progressive either way).
 
@@ -383,7 +379,7 @@ class DriftMonitor:
         self._sync(roles, versions)
         self.n_observed += 1
         self.offsets.append(training_offset)
-        found: list[Detection] = []
+        found: list[DriftEvent] = []
 
         for name, err in errors.items():
             if name not in roles:
@@ -417,7 +413,7 @@ class DriftMonitor:
         self.n_detections += len(found)
         return found
 
-    def observe_models(self, training_offset: int, features: dict, y, models) -> list[Detection]:
+    def observe_models(self, training_offset: int, features: dict, y, models) -> list[DriftEvent]:
         """`observe` for a `learning.tenant_models.TenantModels` that has just learnt
         `(x, y)`: errors, outputs, roles and versions come from its slots
         (``slot.last_prediction`` is the progressive prediction of the last `learn`).
@@ -467,5 +463,6 @@ class DriftMonitor:
             return
         n_before, n_after, mean_before, mean_after = cut
         start = self.offsets.back(n_after)
-        found.append(Detection(self.tenant, model, signal, offset, n_before, n_after,
-                               mean_before, mean_after, self.n_observed, start))
+        found.append(detection(self.tenant, model, signal, offset, n_before, n_after,
+                               mean_before, mean_after, self.n_observed, start,
+                               self.wallclock()))

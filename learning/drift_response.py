@@ -35,11 +35,13 @@ from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
+import msgspec
 import orjson
 
 from learning.control import CommandError, apply_command
 from learning.deployment import Deployment, DeploymentError
-from learning.drift import ERROR, Detection
+from learning.drift import ERROR, detection
+from schemas.records import DriftEvent
 
 __all__ = [
     "ACTIONS",
@@ -180,7 +182,7 @@ class Response:
         return {**dataclasses.asdict(self), "key": self.key}
 
 
-def _acting(detection: Detection, deployment: Deployment) -> bool:
+def _acting(detection: DriftEvent, deployment: Deployment) -> bool:
     return (detection.signal == ERROR and detection.model == deployment.champion.name
             and detection.mean_after > detection.mean_before)
 
@@ -209,7 +211,7 @@ def _restart(d: Deployment, policy: ResponsePolicy,
     return d, restarted
 
 
-def respond(deployment: Deployment, detection: Detection, policy: ResponsePolicy,
+def respond(deployment: Deployment, detection: DriftEvent, policy: ResponsePolicy,
             ) -> tuple[Deployment, Response]:
     """The deployment after `detection`, and the response event that says why.
 
@@ -217,13 +219,13 @@ def respond(deployment: Deployment, detection: Detection, policy: ResponsePolicy
     --------
     >>> from learning.deployment import default_deployment
     >>> d = default_deployment()
-    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
+    >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
     >>> new, r = respond(d, drift, ResponsePolicy("reset"))
     >>> r.action, r.changes, (new.version, new.champion.name, new.champion.version)
     ('reset', {'reset': {'logreg': [1, 2]}}, (2, 'logreg', 2))
     >>> respond(d, drift, ResponsePolicy("alert"))[1].reason
     "alert only: error of 'logreg' (champion) rose from 0.1 to 0.4 over 100 examples"
-    >>> feature = Detection("acme", "baseline", "feature:amount", 5000, 900, 100, 0.5, 0.9)
+    >>> feature = detection("acme", "baseline", "feature:amount", 5000, 900, 100, 0.5, 0.9)
     >>> new, r = respond(d, feature, ResponsePolicy("reset"))
     >>> r.action, new is d
     ('alert', True)
@@ -282,7 +284,7 @@ def apply_response(current: Deployment, response: Response, decided: Deployment)
 
     >>> from learning.deployment import default_deployment
     >>> d = default_deployment()
-    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
+    >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
     >>> new, r = respond(d, drift, ResponsePolicy("reset"))
     >>> once = apply_response(d, r, new)
     >>> twice = apply_response(once, r, new)
@@ -380,7 +382,7 @@ def conclude(deployment: Deployment, opened: Response, evaluation: Evaluation,
 
     >>> from learning.deployment import default_deployment
     >>> d = default_deployment()
-    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
+    >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
     >>> _, opened = respond(d, drift, ResponsePolicy("promote", window=2))
     >>> e = Evaluation(opened.key, d.task, "logreg", ("hoeffding",), window=2)
     >>> e.record({"logreg": False, "hoeffding": True}, True)
@@ -426,16 +428,16 @@ class Ledger:
 
     ``store`` is any mutable mapping (a dict, or a changelog-backed table keyed by tenant).
 
-    The cooldown counts the tenant's own examples (`Detection.position`) when detections
+    The cooldown counts the tenant's own examples (the detection's ``position``) when detections
     carry them: training offsets also count the other tenants of the partition.
 
     >>> ledger = Ledger({})
-    >>> d = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
+    >>> d = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> ledger.seen(d), ledger.note(d, acted=True), ledger.seen(d)
     (False, None, True)
-    >>> ledger.cooling(Detection("acme", "logreg", "error", 5100, 9, 1, 0.1, 0.4, 1020), 500)
+    >>> ledger.cooling(detection("acme", "logreg", "error", 5100, 9, 1, 0.1, 0.4, 1020), 500)
     True
-    >>> ledger.cooling(Detection("acme", "logreg", "error", 5400, 9, 1, 0.1, 0.4, 1600), 500)
+    >>> ledger.cooling(detection("acme", "logreg", "error", 5400, 9, 1, 0.1, 0.4, 1600), 500)
     False
     """
 
@@ -447,43 +449,43 @@ class Ledger:
     def _get(self, tenant: str) -> dict:
         return self.store.get(tenant) or {"keys": [], "acted_at": None}
 
-    def seen(self, d: Detection) -> bool:
+    def seen(self, d: DriftEvent) -> bool:
         return _key(d) in self._get(d.tenant)["keys"]
 
-    def cooling(self, d: Detection, cooldown: int) -> bool:
+    def cooling(self, d: DriftEvent, cooldown: int) -> bool:
         """Whether `d` comes less than `cooldown` of the tenant's examples after its last
         acting detection. A position that went back (the pool's monitor restarted with a
         recovery) is not cooling: a response then acts rather than being swallowed."""
         acted = self._get(d.tenant)["acted_at"]
         return acted is not None and 0 <= _position(d) - acted < cooldown
 
-    def note(self, d: Detection, acted: bool) -> None:
+    def note(self, d: DriftEvent, acted: bool) -> None:
         entry = self._get(d.tenant)
         keys = [*entry["keys"], _key(d)][-self.MAX_KEYS:]
         acted_at = _position(d) if acted else entry["acted_at"]
         self.store[d.tenant] = {"keys": keys, "acted_at": acted_at}
 
 
-def _position(d: Detection) -> int:
+def _position(d: DriftEvent) -> int:
     return d.training_offset if d.position is None else d.position
 
 
-def _key(d: Detection) -> str:
+def _key(d: DriftEvent) -> str:
     return f"{d.model}|{d.signal}|{d.training_offset}"
 
 
-def handle(deployment: Deployment, detection: Detection, policy: ResponsePolicy,
+def handle(deployment: Deployment, detection: DriftEvent, policy: ResponsePolicy,
            ledger: Ledger) -> tuple[Deployment, Response] | None:
     """`respond`, unless the detection was answered already (None) or comes within the
     cooldown of the tenant's last acting response (then it only alerts).
 
     >>> from learning.deployment import default_deployment
     >>> d, ledger = default_deployment(), Ledger({})
-    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
+    >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> new, r = handle(d, drift, ResponsePolicy("reset"), ledger)
     >>> r.action, handle(new, drift, ResponsePolicy("reset"), ledger)
     ('reset', None)
-    >>> later = dataclasses.replace(drift, training_offset=5300, position=1060)
+    >>> later = msgspec.structs.replace(drift, training_offset=5300, position=1060)
     >>> handle(new, later, ResponsePolicy("reset"), ledger)[1].reason[:30]
     'cooldown: the tenant acted 60 '
     """
@@ -523,7 +525,7 @@ class Responder:
     >>> from learning.deployment import default_deployment
     >>> r = Responder({"*": ResponsePolicy("promote", window=1)}, {})
     >>> d = default_deployment()
-    >>> drift = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
+    >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> new, response = r.decide(d, drift)
     >>> response.action, sorted(r.evaluations)
     ('evaluate', ['acme'])
@@ -548,7 +550,7 @@ class Responder:
         return self.policies.get(tenant) or self.policies.get("*") or ResponsePolicy()
 
     def decide(self, current: Deployment,
-               detection: Detection) -> tuple[Deployment, Response] | None:
+               detection: DriftEvent) -> tuple[Deployment, Response] | None:
         """The response to a detection, None if it was answered already."""
         policy = self.policy(detection.tenant)
         handled = handle(current, detection, policy, self.ledger)

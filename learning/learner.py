@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from learning.deployment import Deployment
-from learning.drift import Detection, DriftConfig, DriftMonitor
+from learning.drift import DriftConfig, DriftMonitor
 from learning.enrichment import model_input
 from learning.progress import ModelProgress, StateMismatch, fingerprint, restore, snapshot
 from learning.slot import LearnError, ModelSlot
 from learning.tenant_models import TenantModels
+from schemas.records import DriftEvent
 
 __all__ = ["LEARNED_MEMORY", "SCORED_MEMORY", "Effects", "ModelScore", "Retrain", "Rollback",
            "TenantLearner"]
@@ -99,7 +100,7 @@ class Effects:
     retrains: tuple[Retrain, ...] = ()
     rollbacks: tuple[Rollback, ...] = ()
     scores: list[ModelScore] = field(default_factory=list)
-    detections: list[Detection] = field(default_factory=list)
+    detections: list[DriftEvent] = field(default_factory=list)
     learnt: tuple[str, ...] = ()
     duplicate: bool = False
     checkpoints: tuple[str, ...] = ()
@@ -399,13 +400,14 @@ until the plumbing reports it `saved`); then a request is scored:
         if first is None:  # its first record since its last checkpoint
             self.on_unsaved(name, progress)
 
-    def _watch_drift(self, training, offset: int, learners: tuple[str, ...]) -> list[Detection]:
+    def _watch_drift(self, training, offset: int, learners: tuple[str, ...]) -> list[DriftEvent]:
         models = self.models
         # A model that did not learn this record has a stale last prediction.
         if not learners or len(learners) != len(models.slots):
             return []
         if self.drift is None or self.drift.task != models.deployment.task:
-            self.drift = DriftMonitor(self.tenant, models.deployment.task, self.drift_config)
+            self.drift = DriftMonitor(self.tenant, models.deployment.task, self.drift_config,
+                                      self.wallclock)
         # Raw features: rolling aggregates and injected state drift by construction.
         return self.drift.observe_models(offset, training.enriched.features, training.label,
                                          models)

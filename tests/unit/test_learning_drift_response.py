@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
 import pytest
 
 from learning.deployment import default_deployment
 from learning.control import apply_command
-from learning.drift import Detection
+from learning.drift import detection
 from learning.drift_response import (Evaluation, Ledger, ResponsePolicy, apply_response,
                                      conclude, handle, respond)
 
-DRIFT = Detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
+DRIFT = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
 
 
 def with_fresh():
@@ -60,10 +61,10 @@ def test_rollback_is_a_decision_record_for_the_checkpoint_store():
 
 
 @pytest.mark.parametrize("detection", [
-    Detection("acme", "baseline", "feature:amount", 5000, 900, 100, 0.5, 0.9),
-    Detection("acme", "baseline", "divergence", 5000, 900, 100, 0.1, 0.4),
-    Detection("acme", "hoeffding", "error", 5000, 900, 100, 0.1, 0.4),
-    Detection("acme", "logreg", "error", 5000, 900, 100, 0.4, 0.1),  # got better
+    detection("acme", "baseline", "feature:amount", 5000, 900, 100, 0.5, 0.9),
+    detection("acme", "baseline", "divergence", 5000, 900, 100, 0.1, 0.4),
+    detection("acme", "hoeffding", "error", 5000, 900, 100, 0.1, 0.4),
+    detection("acme", "logreg", "error", 5000, 900, 100, 0.4, 0.1),  # got better
 ])
 def test_only_the_champion_error_going_up_acts(detection):
     d = default_deployment()
@@ -130,10 +131,10 @@ def test_handle_is_idempotent_under_replay_and_cools_down():
     new, r = handle(d, DRIFT, policy, ledger)
     assert r.action == "reset"
     assert handle(new, DRIFT, policy, ledger) is None  # the same detection, replayed
-    soon = dataclasses.replace(DRIFT, training_offset=5500)
+    soon = msgspec.structs.replace(DRIFT, training_offset=5500)
     same, r2 = handle(new, soon, policy, ledger)
     assert same is new and r2.action == "alert" and r2.reason.startswith("cooldown")
-    later = dataclasses.replace(DRIFT, training_offset=7000)
+    later = msgspec.structs.replace(DRIFT, training_offset=7000)
     newer, r3 = handle(new, later, policy, ledger)
     assert r3.action == "reset" and newer.champion.version == 3
 
@@ -142,7 +143,7 @@ def test_ledger_is_bounded_per_tenant():
     store = {}
     ledger = Ledger(store)
     for t in range(Ledger.MAX_KEYS + 10):
-        ledger.note(dataclasses.replace(DRIFT, training_offset=t), acted=False)
+        ledger.note(msgspec.structs.replace(DRIFT, training_offset=t), acted=False)
     assert len(store["acme"]["keys"]) == Ledger.MAX_KEYS
 
 
@@ -204,7 +205,7 @@ def test_reset_champion_within_the_cooldown_only_alerts(action, reset_champion, 
     new, r = handle(d, DRIFT, policy, ledger)
     assert r.action == acts
     assert new.champion.version == (2 if action == "reset" or reset_champion else 1)
-    soon = dataclasses.replace(DRIFT, training_offset=5500)
+    soon = msgspec.structs.replace(DRIFT, training_offset=5500)
     same, r2 = handle(new, soon, policy, ledger)
     assert same is new and r2.action == "alert"
 
@@ -236,7 +237,7 @@ def test_reset_champion_round_trips():
                                     ResponsePolicy("promote", reset_champion=True,
                                                    restart=("fresh",))])
 def test_rebuilt_models_retrain_from_the_post_drift_window(policy, window_start, retrain_from):
-    drift = dataclasses.replace(DRIFT, window_start=window_start)
+    drift = msgspec.structs.replace(DRIFT, window_start=window_start)
     new, _ = respond(with_fresh(), drift, policy)
     rebuilt = {m.name: m.retrain_from for m in new.models
                if m.version == 2}
@@ -245,6 +246,6 @@ def test_rebuilt_models_retrain_from_the_post_drift_window(policy, window_start,
         expected["fresh"] = retrain_from
     assert rebuilt == expected
     assert new.model("baseline").retrain_from is None
-    again, _ = respond(new, dataclasses.replace(drift, training_offset=9000,
+    again, _ = respond(new, msgspec.structs.replace(drift, training_offset=9000,
                                                 window_start=None), ResponsePolicy("reset"))
     assert again.champion.version == 3 and again.champion.retrain_from is None
