@@ -19,6 +19,7 @@ from kafka_io import committed_offset
 from learning.drift import DriftConfig
 from learning.learner import TenantLearner
 from learning.progress import ModelProgress, UnsavedIndex
+from tables.checkpoints import CheckpointStore
 
 from . import checkpoints, learn, recovery, score
 from .deployments import DeploymentResolver
@@ -44,7 +45,7 @@ class Pool:
         self.learners: dict[str, TenantLearner] = {}
         self.partition_of: dict[str, int] = {}
         self.partitions: dict[int, PartitionState] = {}
-        self.store = checkpoints.CheckpointStore(rt)
+        self.store = CheckpointStore(rt)
         self.checkpoints = checkpoints.Checkpoints(self)
         self.recoveries: list[dict] = []
         self._to_check: set[int] = set()  # assigned, not yet checked against the group offset

@@ -78,7 +78,7 @@ async def read_checkpoint_store(rt, tenant: str | None = None):
     """The checkpoint store of every partition (or of `tenant`'s), chunk bytes included."""
     from aiokafka.partitioner import murmur2
 
-    from agents.checkpoints import CheckpointStore
+    from tables.checkpoints import CheckpointStore
     from learning.checkpoint import StoreIndex
 
     store = CheckpointStore(rt)

@@ -35,12 +35,11 @@ from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
-import msgspec
 import orjson
 
 from learning.control import CommandError, apply_command
 from learning.deployment import Deployment, DeploymentError
-from learning.drift import ERROR, detection
+from learning.drift import ERROR
 from schemas.records import DriftEvent
 
 __all__ = [
@@ -219,6 +218,7 @@ def respond(deployment: Deployment, detection: DriftEvent, policy: ResponsePolic
     --------
     >>> from learning.deployment import default_deployment
     >>> d = default_deployment()
+    >>> from learning.drift import detection
     >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
     >>> new, r = respond(d, drift, ResponsePolicy("reset"))
     >>> r.action, r.changes, (new.version, new.champion.name, new.champion.version)
@@ -284,6 +284,7 @@ def apply_response(current: Deployment, response: Response, decided: Deployment)
 
     >>> from learning.deployment import default_deployment
     >>> d = default_deployment()
+    >>> from learning.drift import detection
     >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
     >>> new, r = respond(d, drift, ResponsePolicy("reset"))
     >>> once = apply_response(d, r, new)
@@ -382,6 +383,7 @@ def conclude(deployment: Deployment, opened: Response, evaluation: Evaluation,
 
     >>> from learning.deployment import default_deployment
     >>> d = default_deployment()
+    >>> from learning.drift import detection
     >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4)
     >>> _, opened = respond(d, drift, ResponsePolicy("promote", window=2))
     >>> e = Evaluation(opened.key, d.task, "logreg", ("hoeffding",), window=2)
@@ -432,6 +434,7 @@ class Ledger:
     carry them: training offsets also count the other tenants of the partition.
 
     >>> ledger = Ledger({})
+    >>> from learning.drift import detection
     >>> d = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> ledger.seen(d), ledger.note(d, acted=True), ledger.seen(d)
     (False, None, True)
@@ -481,10 +484,12 @@ def handle(deployment: Deployment, detection: DriftEvent, policy: ResponsePolicy
 
     >>> from learning.deployment import default_deployment
     >>> d, ledger = default_deployment(), Ledger({})
+    >>> from learning.drift import detection
     >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> new, r = handle(d, drift, ResponsePolicy("reset"), ledger)
     >>> r.action, handle(new, drift, ResponsePolicy("reset"), ledger)
     ('reset', None)
+    >>> import msgspec
     >>> later = msgspec.structs.replace(drift, training_offset=5300, position=1060)
     >>> handle(new, later, ResponsePolicy("reset"), ledger)[1].reason[:30]
     'cooldown: the tenant acted 60 '
@@ -525,6 +530,7 @@ class Responder:
     >>> from learning.deployment import default_deployment
     >>> r = Responder({"*": ResponsePolicy("promote", window=1)}, {})
     >>> d = default_deployment()
+    >>> from learning.drift import detection
     >>> drift = detection("acme", "logreg", "error", 5000, 900, 100, 0.1, 0.4, position=1000)
     >>> new, response = r.decide(d, drift)
     >>> response.action, sorted(r.evaluations)
