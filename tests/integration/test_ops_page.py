@@ -77,8 +77,7 @@ def serving_worker(kafka, log_dir):
 
 
 def test_the_ops_page_lists_tenants_models_and_a_sparkline(kafka, serving_worker):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: `make browser` installs it"
     from playwright.sync_api import sync_playwright
 
     env, serving = serving_worker
